@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "observability"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("timeline/", views.timeline, name="timeline"),
+    path("performance/", views.performance, name="performance"),
+]

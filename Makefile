@@ -28,6 +28,7 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
 	touch $@
 
 run: $(VENV)/.installed
+	@$(BIN)/python manage.py preflight
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py serve

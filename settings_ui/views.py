@@ -23,7 +23,7 @@ def _page_context(request: HttpRequest, **overrides) -> dict:
     return ctx
 
 
-def _section(request: HttpRequest, fragment: str, anchor: str, **ctx) -> HttpResponse:
+def _section(request: HttpRequest, fragment: str, **ctx) -> HttpResponse:
     """The fragment for HTMX, else the whole page (no-JS form posts land on their section)."""
     if htmx_partial(request):
         return render(request, fragment, _page_context(request, **ctx))
@@ -51,11 +51,11 @@ def general_section(request: HttpRequest) -> HttpResponse:
                 messages.success(request, msg)
                 return redirect("/settings/#general")
             return _section(
-                request, "settings_ui/_general.html", "general",
+                request, "settings_ui/_general.html",
                 general_form=GeneralSettingsForm(instance=obj), general_saved=msg,
             )
-        return _section(request, "settings_ui/_general.html", "general", general_form=form)
-    return _section(request, "settings_ui/_general.html", "general")
+        return _section(request, "settings_ui/_general.html", general_form=form)
+    return _section(request, "settings_ui/_general.html")
 
 
 @staff_required
@@ -67,7 +67,7 @@ def general_reset(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Settings reset to defaults.")
         return redirect("/settings/#general")
     return _section(
-        request, "settings_ui/_general.html", "general",
+        request, "settings_ui/_general.html",
         general_form=GeneralSettingsForm(instance=obj), general_saved="Reset to defaults.",
     )
 
@@ -80,9 +80,9 @@ def tokens_section(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             _, raw = ApiToken.issue(request.user, form.cleaned_data["label"])
             # Shown once, in this response only; never stored or put in a redirect.
-            return _section(request, "settings_ui/_tokens.html", "tokens", new_token=raw)
-        return _section(request, "settings_ui/_tokens.html", "tokens", token_form=form)
-    return _section(request, "settings_ui/_tokens.html", "tokens")
+            return _section(request, "settings_ui/_tokens.html", new_token=raw)
+        return _section(request, "settings_ui/_tokens.html", token_form=form)
+    return _section(request, "settings_ui/_tokens.html")
 
 
 @staff_required
@@ -93,4 +93,4 @@ def token_revoke(request: HttpRequest, code) -> HttpResponse:
     if not htmx_partial(request):
         messages.success(request, "Token revoked.")
         return redirect("/settings/#tokens")
-    return _section(request, "settings_ui/_tokens.html", "tokens")
+    return _section(request, "settings_ui/_tokens.html")

@@ -6,9 +6,8 @@ import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-
-from observability import health
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
@@ -24,24 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true")
         parser.add_argument("--no-beat", action="store_true")
 
-    def preflight(self) -> None:
-        db_ok, db_detail = health.check_database()
-        if not db_ok:
-            raise CommandError(
-                f"The database is unreachable ({db_detail}).\n"
-                "  Check DATABASE_URL (unset it to use SQLite in var/), and that the server "
-                "is running, e.g. `pg_ctlcluster 15 main start`."
-            )
-        broker_ok, broker_detail = health.check_broker()
-        if not broker_ok:
-            raise CommandError(
-                f"The Celery broker is unreachable ({broker_detail}).\n"
-                "  Check REDIS_URL (unset it to use the filesystem broker in var/broker/), and "
-                "that Redis is running, e.g. `redis-server --daemonize yes`."
-            )
-
     def handle(self, *args, host, port, web_workers, no_worker, no_beat, **options):
-        self.preflight()
+        call_command("preflight")
         py = sys.executable
         var = str(settings.VAR_DIR)
         commands = {

@@ -15,9 +15,10 @@ def _per_second(fn, n: int) -> float:
 
 
 def run():
+    from django.utils import timezone
+
     from observability.events import emit
     from observability.models import ProcessHeartbeat
-    from django.utils import timezone
 
     n = 2000
     ProcessHeartbeat.objects.filter(name__startswith="bench-").delete()

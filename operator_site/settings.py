@@ -171,7 +171,7 @@ if REDIS_URL:
 else:
     # Celery's filesystem transport: one machine needs no broker server.
     _broker = VAR_DIR / "broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -179,6 +179,8 @@ else:
         "data_folder_out": str(_broker / "out"),
         "processed_folder": str(_broker / "processed"),
         "store_processed": False,
+        # Exchange tables; kombu's default is ./control in the working directory.
+        "control_folder": str(_broker / "control"),
     }
     # The database cache is shared by every process on the machine, unlike LocMem.
     CACHES = {

@@ -24,6 +24,16 @@ class AuditEventSerializer(serializers.ModelSerializer):
         fields = ["id", "ts", "action", "actor", "target_type", "target_id", "data", "request_id"]
 
 
+AUDIT_FILTER_PARAMETERS = [
+    OpenApiParameter("action", str), OpenApiParameter("actor", str),
+    OpenApiParameter("target_type", str), OpenApiParameter("target_id", str),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="inclusive"),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="inclusive, not before since"),
+    OpenApiParameter("q", str, description="case-insensitive text search"),
+    OpenApiParameter("category", str, enum=list(timeline.CATEGORIES)),
+]
+
+
 class AuditSummarySerializer(serializers.Serializer):
     total = serializers.IntegerField()
     categories = serializers.DictField(child=serializers.IntegerField())
@@ -34,7 +44,7 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilter
 
-    @extend_schema(responses=AuditSummarySerializer)
+    @extend_schema(responses=AuditSummarySerializer, parameters=AUDIT_FILTER_PARAMETERS)
     @action(detail=False, pagination_class=None)
     def summary(self, request):
         """Counts per category (zeros included) for the current filters, ignoring `category`."""
@@ -73,12 +83,11 @@ class _IgnoreFormatParam(DefaultContentNegotiation):
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("kind", str, OpenApiParameter.PATH, description="audit, or a kind another app registered"),
+        # exports.KIND_NAMES is the registry's live list, so the schema names every kind.
+        OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=exports.KIND_NAMES,
+                         description="a registered export kind; the filters below are audit's"),
         OpenApiParameter("format", str, enum=list(exports.FORMATS), description="default json"),
-        OpenApiParameter("action", str), OpenApiParameter("actor", str),
-        OpenApiParameter("target_type", str), OpenApiParameter("target_id", str),
-        OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME),
-        OpenApiParameter("q", str), OpenApiParameter("category", str, enum=list(timeline.CATEGORIES)),
+        *AUDIT_FILTER_PARAMETERS,
     ],
     responses={
         (200, "text/csv"): OpenApiTypes.STR,

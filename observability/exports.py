@@ -168,6 +168,8 @@ class ExportKind:
 
 
 _kinds: dict[str, ExportKind] = {}
+# The registered names, kept sorted in place: the API schema holds this very list as an enum.
+KIND_NAMES: list[str] = []
 
 
 def register(kind: str, queryset_fn: Callable[[Any], Any], columns: Sequence[Column], *, fetch: Sequence[str] = ()) -> ExportKind:
@@ -175,11 +177,13 @@ def register(kind: str, queryset_fn: Callable[[Any], Any], columns: Sequence[Col
     where row is the .values() dict of the plain columns plus the `fetch` fields."""
     entry = ExportKind(kind, queryset_fn, list(columns), list(fetch))
     _kinds[kind] = entry
+    KIND_NAMES[:] = sorted(_kinds)
     return entry
 
 
 def unregister(kind: str) -> None:
     _kinds.pop(kind, None)
+    KIND_NAMES[:] = sorted(_kinds)
 
 
 def get(kind: str) -> ExportKind | None:

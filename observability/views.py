@@ -152,8 +152,17 @@ def _timeline_context(request: HttpRequest) -> dict:
     }
     if errors:
         return ctx
+    for name in ("since", "until"):
+        # datetime-local inputs only take "YYYY-MM-DDTHH:MM:SS": show a shared "…Z" value so.
+        value = fs.form.cleaned_data.get(name)
+        if value:
+            ctx["f"] = dict(ctx["f"], **{name: timezone.localtime(value).strftime("%Y-%m-%dT%H:%M:%S")})
     qs = fs.qs
     total = qs.count()
+    ctx["seen"] = f"{qs.values_list('pk', flat=True).first() or 0}-{total}"
+    if params.get("seen") == ctx["seen"]:
+        ctx["unchanged"] = True  # a live poll with nothing new: skip the rest
+        return ctx
     events = _decorate(annotate_links(qs[offset : offset + limit]))
     counts = category_counts(fs.without_category())
     ctx.update(
@@ -163,7 +172,6 @@ def _timeline_context(request: HttpRequest) -> dict:
         shown_to=offset + len(events),
         newer_query=_query(dict(state, offset=max(offset - limit, 0) or "")) if offset else None,
         older_query=_query(dict(state, offset=offset + limit)) if offset + limit < total else None,
-        seen=f"{events[0].pk if events else 0}-{total}",
         counts=[
             {"category": c, "label": tl.CATEGORIES[c][0], "icon": tl.CATEGORIES[c][1], "n": n,
              "query": _query(dict(state, category=c, offset="")),
@@ -193,8 +201,7 @@ def timeline(request: HttpRequest) -> HttpResponse:
 def timeline_entries(request: HttpRequest) -> HttpResponse:
     """The entries fragment the page includes. A live poll whose `seen` still matches → 204."""
     ctx = _timeline_context(request)
-    seen = request.GET.get("seen")
-    if seen and not ctx["errors"] and seen == ctx.get("seen"):
+    if ctx.get("unchanged"):
         return HttpResponse(status=204)
     response = render(request, "observability/_timeline_entries.html", ctx)
     # The page's address follows its filters, so the current view can be shared.

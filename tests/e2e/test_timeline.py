@@ -96,3 +96,17 @@ def test_details_expand_to_formatted_json(staff_page, events):
     expect(entry.locator("pre")).not_to_be_visible()
     entry.locator("details summary").click()
     expect(entry.locator("pre")).to_contain_text('"max_turns": {}')
+
+
+def test_live_refresh_shows_new_events_and_keeps_details_open(staff_page, events):
+    page = staff_page
+    page.goto("/timeline/?category=settings")
+    entry = page.locator("li.entry").first
+    entry.locator("details summary").click()
+    expect(entry.locator("pre")).to_be_visible()
+    emit("settings.reset", actor="alice", target=("operatorsettings", "1"))
+    # The page polls every LIVE_SECONDS; wait for the poll, not a fixed time.
+    expect(page.locator("li.entry")).to_have_count(2, timeout=30_000)
+    expect(page.locator("li.entry").first).to_contain_text("Settings reset to defaults")
+    expect(page.locator("li.entry").nth(1).locator("pre")).to_be_visible()
+    expect(page.locator("li.entry time").first).to_have_text("just now")

@@ -141,3 +141,16 @@ def test_a_live_poll_without_news_is_204(alice_client):
 def test_live_can_be_switched_off_in_the_url(alice_client):
     assert "every 10s" in alice_client.get("/timeline/").content.decode()
     assert "every 10s" not in alice_client.get("/timeline/?live=0").content.decode()
+
+
+def test_it_shows_a_shared_utc_time_in_the_datetime_inputs(alice_client):
+    html = alice_client.get("/timeline/?since=2026-11-20T14:00:00Z&until=2026-11-20T16:30:00%2B01:00").content.decode()
+    assert 'name="since" value="2026-11-20T14:00:00"' in html
+    assert 'name="until" value="2026-11-20T15:30:00"' in html
+    # the export keeps exactly what the URL said
+    assert "since=2026-11-20T14%3A00%3A00Z" in html
+
+
+def test_it_says_so_when_nothing_matches(alice_client):
+    html = alice_client.get("/timeline/?actor=nobody").content.decode()
+    assert "No activity matches these filters." in html

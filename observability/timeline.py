@@ -10,22 +10,23 @@ import re
 from collections.abc import Iterable, Mapping
 
 # Category = the action's area (the part before the dot). Anything else is "system".
+# Icons are plain symbols the DejaVu fonts carry (no emoji font needed on a server desktop).
 CATEGORIES: dict[str, tuple[str, str]] = {
     # area: (label, icon)
-    "chain": ("Chain", "⛓"),
+    "chain": ("Chain", "∞"),
     "session": ("Session", "▶"),
     "task": ("Task", "☑"),
     "dlq": ("Dead letter", "☠"),
     "budget": ("Budget", "$"),
-    "rate": ("Rate limit", "⏱"),
+    "rate": ("Rate limit", "⚡"),
     "coordinator": ("Coordinator", "⚙"),
     "terminal": ("Terminal", "⌨"),
     "webhook": ("Webhook", "↗"),
-    "secret": ("Secret", "🔒"),
-    "backup": ("Backup", "💾"),
-    "retention": ("Retention", "🧹"),
+    "secret": ("Secret", "⚷"),
+    "backup": ("Backup", "⛁"),
+    "retention": ("Retention", "♻"),
     "settings": ("Settings", "☰"),
-    "token": ("API token", "🔑"),
+    "token": ("API token", "⌘"),
     "system": ("System", "●"),
 }
 SYSTEM = "system"

@@ -8,6 +8,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from observability import exports
 
@@ -65,3 +67,14 @@ def test_it_rejects_unknown_formats():
 
 def test_it_names_files_with_the_time():
     assert exports.filename("audit", "jsonl", dt.datetime(2026, 11, 25, 16, 5, 9)) == "audit-20261125-160509.jsonl"
+
+
+@given(st.lists(st.lists(st.text(), min_size=3, max_size=3), max_size=20))
+def test_it_round_trips_any_text_and_never_leaves_a_formula(rows):
+    text = "".join(exports.csv_chunks(["a", "b", "c"], rows, per_chunk=7))
+    back = list(csv.reader(io.StringIO(text, newline="")))
+    assert back[0] == ["a", "b", "c"] and len(back) == len(rows) + 1
+    for raw, cells in zip(rows, back[1:], strict=True):
+        for value, cell in zip(raw, cells, strict=True):
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+            assert cell == ("'" + value if value.startswith(("=", "+", "-", "@", "\t", "\r")) else value)

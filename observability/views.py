@@ -122,8 +122,10 @@ def _day_groups(events: list) -> list[dict]:
     return groups
 
 
-def _timeline_context(request: HttpRequest) -> dict:
-    """Everything the page and its fragment show for the filters in the query string."""
+def _timeline_context(request: HttpRequest, poll: bool = False) -> dict:
+    """Everything the page and its fragment show for the filters in the query string.
+
+    poll: a live refresh; when its `seen` signature still matches, stop early ("unchanged")."""
     params = request.GET
     errors: dict[str, list[str]] = {}
     limit = _int_param(params, "limit", DEFAULT_PAGE_SIZE, 1, 200, errors)
@@ -160,7 +162,7 @@ def _timeline_context(request: HttpRequest) -> dict:
     qs = fs.qs
     total = qs.count()
     ctx["seen"] = f"{qs.values_list('pk', flat=True).first() or 0}-{total}"
-    if params.get("seen") == ctx["seen"]:
+    if poll and params.get("seen") == ctx["seen"]:
         ctx["unchanged"] = True  # a live poll with nothing new: skip the rest
         return ctx
     events = _decorate(annotate_links(qs[offset : offset + limit]))
@@ -200,7 +202,7 @@ def timeline(request: HttpRequest) -> HttpResponse:
 @staff_required
 def timeline_entries(request: HttpRequest) -> HttpResponse:
     """The entries fragment the page includes. A live poll whose `seen` still matches → 204."""
-    ctx = _timeline_context(request)
+    ctx = _timeline_context(request, poll=True)
     if ctx.get("unchanged"):
         return HttpResponse(status=204)
     response = render(request, "observability/_timeline_entries.html", ctx)

@@ -154,3 +154,9 @@ def test_it_shows_a_shared_utc_time_in_the_datetime_inputs(alice_client):
 def test_it_says_so_when_nothing_matches(alice_client):
     html = alice_client.get("/timeline/?actor=nobody").content.decode()
     assert "No activity matches these filters." in html
+
+
+def test_the_page_ignores_a_poll_signature(alice_client):
+    e = emit("chain.created", target=("chain", "c1"))
+    r = alice_client.get(f"/timeline/?seen={e.pk}-1")
+    assert r.status_code == 200 and 'class="entry cat-chain' in r.content.decode()

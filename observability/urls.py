@@ -9,5 +9,6 @@ app_name = "observability"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("timeline/", views.timeline, name="timeline"),
+    path("views/timeline-entries/", views.timeline_entries, name="timeline_entries"),
     path("performance/", views.performance, name="performance"),
 ]

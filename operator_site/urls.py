@@ -26,6 +26,7 @@ api_patterns = [
     path("health/", observability_api.health_view, name="health"),
     path("settings/", settings_api.settings_view, name="settings"),
     path("settings/reset/", settings_api.settings_reset_view, name="settings-reset"),
+    path("export/<slug:kind>/", observability_api.ExportView.as_view(), name="export"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI (React) sets inline styles; allow those on this one page, never inline script.
     path(

@@ -136,6 +136,7 @@ class PrometheusRenderer(renderers.BaseRenderer):
 def performance_metrics_view(request):
     """Prometheus text exposition (version 0.0.4) of the window's per-route stats."""
     report = performance.load_report(_window(request))
-    response = Response(performance.prometheus_text(report, SlowRequest.objects.count()))
-    response["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
-    return response
+    return Response(
+        performance.prometheus_text(report, SlowRequest.objects.count()),
+        content_type="text/plain; version=0.0.4; charset=utf-8",
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 
 WIDTH = 720
+SERIES_WIDTH = 540
 PERCENTILE_NAMES = ("p50", "p95", "p99")
 
 
@@ -25,14 +26,16 @@ def _short(label: str, limit: int = 38) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def _open(chart_id: str, title: str, desc: str, height: int) -> list[str]:
+def _open(chart_id: str, title: str, desc: str, height: int, width: int = WIDTH) -> list[str]:
     cid = escape(chart_id)
     return [
-        f'<svg class="chart" id="{cid}" role="img" viewBox="0 0 {WIDTH} {height}" '
+        f'<svg class="chart" id="{cid}" role="img" viewBox="0 0 {width} {height}" '
         f'width="100%" preserveAspectRatio="xMinYMin meet" '
         f'aria-labelledby="{cid}-title {cid}-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{cid}-title">{escape(title)}</title>',
         f'<desc id="{cid}-desc">{escape(desc)}</desc>',
+        # The visible heading (the <title> above is for assistive technology and tooltips).
+        f'<text class="chart-title" x="4" y="16" aria-hidden="true">{escape(title)}</text>',
     ]
 
 
@@ -41,7 +44,7 @@ def percentile_bars(rows: list[tuple[str, float, float, float]], *, chart_id: st
     """One group per route (label, p50, p95, p99): three horizontal bars, one per percentile."""
     label_w, value_w, bar_h, gap = 290, 70, 8, 10
     group_h = 3 * bar_h + gap
-    top = 24
+    top = 52
     height = top + group_h * max(len(rows), 1) + 6
     plot_w = WIDTH - label_w - value_w
     top_value = max((max(r[1:]) for r in rows), default=0.0) or 1.0
@@ -50,8 +53,8 @@ def percentile_bars(rows: list[tuple[str, float, float, float]], *, chart_id: st
     # Legend.
     for k, name in enumerate(PERCENTILE_NAMES):
         x = label_w + k * 70
-        out.append(f'<rect class="bar {name}" x="{x}" y="6" width="10" height="10"/>')
-        out.append(f'<text class="legend" x="{x + 14}" y="15">{name}</text>')
+        out.append(f'<rect class="bar {name}" x="{x}" y="28" width="10" height="10"/>')
+        out.append(f'<text class="legend" x="{x + 14}" y="37">{name}</text>')
     if not rows:
         out.append(f'<text class="empty" x="{label_w}" y="{top + 14}">No requests</text>')
     for i, (label, *values) in enumerate(rows):
@@ -78,16 +81,21 @@ def percentile_bars(rows: list[tuple[str, float, float, float]], *, chart_id: st
     return "\n".join(out)
 
 
-def time_series(points: list[tuple[str, float]], *, chart_id: str, title: str, unit: str,
+def time_series(points: list[tuple[str, float | None]], *, chart_id: str, title: str, unit: str,
                 kind: str = "bars") -> str:
-    """Values over time as bars or a line; points are (x label, value); unit 'ms', 'req/s', '%'."""
-    height, left, right, top, bottom = 170, 64, 12, 14, 34
-    plot_w, plot_h = WIDTH - left - right, height - top - bottom
+    """Values over time as bars or a line; points are (x label, value); unit 'ms', 'req/s', '%'.
+
+    A None value (no requests in that slot) draws nothing; a line breaks there.
+    """
+    width, height, left, right, top, bottom = SERIES_WIDTH, 190, 66, 10, 34, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(points), 1)
-    top_value = max((v for _, v in points), default=0.0) or (0.01 if unit == "%" else 1.0)
-    out = _open(chart_id, title, f"{len(points)} points; y axis in {unit}.", height)
+    top_value = max((v for _, v in points if v is not None), default=0.0) or (
+        0.01 if unit == "%" else 1.0
+    )
+    out = _open(chart_id, title, f"{len(points)} points; y axis in {unit}.", height, width)
     base = top + plot_h
-    out.append(f'<line class="axis" x1="{left}" y1="{base}" x2="{WIDTH - right}" y2="{base}"/>')
+    out.append(f'<line class="axis" x1="{left}" y1="{base}" x2="{width - right}" y2="{base}"/>')
     out.append(f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{base}"/>')
     out.append(
         f'<text class="tick" x="{left - 6}" y="{top + 8}" text-anchor="end">'
@@ -95,31 +103,40 @@ def time_series(points: list[tuple[str, float]], *, chart_id: str, title: str, u
     )
     out.append(f'<text class="tick" x="{left - 6}" y="{base}" text-anchor="end">0</text>')
     step = plot_w / n
-    coords = []
+    segments: list[list[str]] = [[]]
+    marks = []
     for i, (label, value) in enumerate(points):
         x = left + i * step
+        if value is None:
+            if segments[-1]:
+                segments.append([])
+            continue
         h = value / top_value * plot_h
         tip = escape(f"{label}: {_fmt(value, unit)}")
         if kind == "bars":
-            out.append(
+            marks.append(
                 f'<rect class="bar series" x="{x + step * 0.1:.1f}" y="{base - h:.1f}" '
                 f'width="{max(step * 0.8, 1):.1f}" height="{h:.1f}"><title>{tip}</title></rect>'
             )
         else:
             cx = x + step / 2
-            coords.append(f"{cx:.1f},{base - h:.1f}")
-            out.append(
-                f'<circle class="point" cx="{cx:.1f}" cy="{base - h:.1f}" r="3">'
+            segments[-1].append(f"{cx:.1f},{base - h:.1f}")
+            marks.append(
+                f'<circle class="point" cx="{cx:.1f}" cy="{base - h:.1f}" r="2.5">'
                 f"<title>{tip}</title></circle>"
             )
-    if kind != "bars" and coords:
-        out.insert(-len(points), f'<polyline class="line" points="{" ".join(coords)}"/>')
+    if kind != "bars":
+        out += [f'<polyline class="line" points="{" ".join(seg)}"/>' for seg in segments if seg]
+    out += marks
     # x labels: first, middle, last.
-    for i in sorted({0, (len(points) - 1) // 2, len(points) - 1}):
-        if 0 <= i < len(points):
+    last = len(points) - 1
+    for i in sorted({0, last // 2, last}):
+        if 0 <= i <= last:
             x = left + i * step + step / 2
+            anchor = "start" if i == 0 and last else "end" if i == last and last else "middle"
+            x = left if anchor == "start" else width - right if anchor == "end" else x
             out.append(
-                f'<text class="tick" x="{x:.1f}" y="{height - 12}" text-anchor="middle">'
+                f'<text class="tick" x="{x:.1f}" y="{height - 9}" text-anchor="{anchor}">'
                 f"{escape(points[i][0])}</text>"
             )
     out.append("</svg>")

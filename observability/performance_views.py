@@ -30,6 +30,8 @@ def _context(request: HttpRequest) -> dict:
     if sort.lstrip("-") not in SORT_KEYS:
         sort = DEFAULT_SORT
     report = performance.load_report(window)
+    for stats in (report.summary, *report.routes):
+        stats["error_pct"] = stats["error_rate"] * 100
     fmt = "%a %H:%M" if window == "7d" else "%H:%M"
     series = report.series
     columns = []
@@ -63,7 +65,7 @@ def _context(request: HttpRequest) -> dict:
                 title="Latency per route: p50, p95, p99 (15 slowest by p95)",
             )),
             "p95": mark_safe(charts.time_series(
-                [(s["start"].strftime(fmt), s["p95"]) for s in series],
+                [(s["start"].strftime(fmt), s["p95"] if s["count"] else None) for s in series],
                 chart_id="chart-p95", title="p95 latency over the window", unit="ms", kind="line",
             )),
             "rate": mark_safe(charts.time_series(
@@ -71,7 +73,7 @@ def _context(request: HttpRequest) -> dict:
                 chart_id="chart-rate", title="Request rate over the window", unit="req/s",
             )),
             "errors": mark_safe(charts.time_series(
-                [(s["start"].strftime(fmt), s["error_rate"]) for s in series],
+                [(s["start"].strftime(fmt), s["error_rate"] if s["count"] else None) for s in series],
                 chart_id="chart-errors", title="Error rate (5xx share) over the window", unit="%",
             )),
         }

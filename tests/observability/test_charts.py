@@ -62,3 +62,12 @@ def test_it_draws_an_empty_chart():
     root = _parse(charts.percentile_bars([], chart_id="e"))
     assert root.findall("s:g[@class='route']", NS) == []
     assert _parse(charts.time_series([], chart_id="t", title="x", unit="%")) is not None
+
+
+def test_it_leaves_gaps_for_slots_without_requests():
+    points = [("a", 1.0), ("b", None), ("c", 2.0), ("d", 3.0)]
+    line = _parse(charts.time_series(points, chart_id="g", title="p95", unit="ms", kind="line"))
+    assert len(line.findall("s:circle", NS)) == 3
+    assert [len(p.get("points").split()) for p in line.findall("s:polyline", NS)] == [1, 2]
+    bars = _parse(charts.time_series(points, chart_id="h", title="err", unit="%"))
+    assert len(bars.findall("s:rect", NS)) == 3

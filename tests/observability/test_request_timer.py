@@ -197,3 +197,39 @@ def test_it_starts_empty_after_a_fork(fresh_recorder, monkeypatch):
     monkeypatch.setattr(fresh_recorder, "_pid", -1)
     fresh_recorder.record("GET /x/", 200, 2.0)
     assert fresh_recorder.pending_count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_merges_concurrent_flushes_without_losing_counts():
+    import threading
+
+    from django.db import connections
+
+    now = 1_700_000_040.0
+    values = {k: [float(1 + (k * 37 + i) % 500) for i in range(120)] for k in range(4)}
+    errors = []
+
+    def worker(k):
+        try:
+            r = timing.Recorder(wall=lambda: now)
+            for i, v in enumerate(values[k]):
+                r.record(f"GET /r{i % 3}/", 200, v)
+                if i % 20 == 19:
+                    r.flush()
+            r.flush()
+        except Exception as e:  # surfaced below
+            errors.append(e)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in values]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for route in range(3):
+        expected = Histogram.of(
+            v for vs in values.values() for i, v in enumerate(vs) if i % 3 == route
+        )
+        assert RouteLatencyBucket.objects.get(route=f"GET /r{route}/").histogram() == expected

@@ -156,6 +156,7 @@ class Recorder:
         self.wall = wall
         self.monotonic = monotonic
         self.slow_threshold_ms = 1000.0
+        self.flushed = 0  # requests this process has written out
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._pending: dict[tuple[str, int], Cell] = {}
@@ -208,10 +209,14 @@ class Recorder:
             return sum(c.hist.count for c in self._pending.values())
 
     def _after_fork(self) -> None:
-        # The parent's pending data is the parent's to flush; the child starts empty.
+        # The parent's pending data is the parent's to flush; the child starts empty. Fresh
+        # locks: a lock held by one of the parent's threads at fork time would never be released.
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._pid = os.getpid()
         self._pending = {}
         self._slow.clear()
+        self.flushed = 0
         self._thread = None
         self._stop = threading.Event()
 
@@ -249,11 +254,14 @@ class Recorder:
             except Exception:
                 self.give_back(pending, slow)
                 raise
+            self.flushed += written
             self.slow_threshold_ms = load_slow_threshold(self.slow_threshold_ms)
             return written
 
 
 recorder = Recorder()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=recorder._after_fork)
 
 
 def flush() -> int:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import AuditEvent, ProcessHeartbeat
+from .models import AuditEvent, ProcessHeartbeat, RouteLatencyBucket, SlowRequest
 
 
 @admin.register(AuditEvent)
@@ -19,3 +19,16 @@ class AuditEventAdmin(admin.ModelAdmin):
 @admin.register(ProcessHeartbeat)
 class ProcessHeartbeatAdmin(admin.ModelAdmin):
     list_display = ("name", "host", "pid", "seen_at")
+
+
+@admin.register(RouteLatencyBucket)
+class RouteLatencyBucketAdmin(admin.ModelAdmin):
+    list_display = ("route", "bucket_start", "resolution", "count")
+    list_filter = ("resolution",)
+    search_fields = ("route",)
+
+
+@admin.register(SlowRequest)
+class SlowRequestAdmin(admin.ModelAdmin):
+    list_display = ("ts", "route", "path", "status", "duration_ms", "request_id")
+    search_fields = ("route", "path", "request_id")

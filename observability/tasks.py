@@ -16,3 +16,11 @@ def heartbeat() -> None:
         name="worker",
         defaults={"host": socket.gethostname(), "pid": os.getpid(), "seen_at": timezone.now()},
     )
+
+
+@shared_task
+def rollup_latency() -> int:
+    """Beat, every 10 min: merge per-minute route latency older than 48 h into hourly rows."""
+    from . import timing
+
+    return timing.rollup()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import performance_views, views
 
 app_name = "observability"
 
@@ -10,5 +10,10 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("timeline/", views.timeline, name="timeline"),
     path("views/timeline-entries/", views.timeline_entries, name="timeline_entries"),
-    path("performance/", views.performance, name="performance"),
+    path("performance/", performance_views.performance_page, name="performance"),
+    path(
+        "views/performance-summary/",
+        performance_views.performance_summary,
+        name="performance_summary",
+    ),
 ]

@@ -210,7 +210,3 @@ def timeline_entries(request: HttpRequest) -> HttpResponse:
     response["HX-Replace-Url"] = "/timeline/" + (f"?{ctx['state_query']}" if ctx["state_query"] else "")
     return response
 
-
-@staff_required
-def performance(request: HttpRequest) -> HttpResponse:
-    return render(request, "observability/performance.html", {})

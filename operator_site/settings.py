@@ -88,6 +88,11 @@ CSRF_TRUSTED_ORIGINS = [
 PORT = envint("PORT", 8000)
 OPERATOR_VERSION = "0.1.0"
 OPERATOR_WEBHOOK_ALLOW_PRIVATE = envbool("OPERATOR_WEBHOOK_ALLOW_PRIVATE", "False")
+# Request timer: seconds between flushes of each web process's latency deltas (0 = no background
+# thread; tests flush explicitly with observability.timing.flush()).
+OPERATOR_PERF_FLUSH_SECONDS = envint(
+    "OPERATOR_PERF_FLUSH_SECONDS", 0 if os.environ.get("PYTEST_VERSION") else 5
+)
 OPERATOR_BACKUP_DIR = Path(envstr("OPERATOR_BACKUP_DIR", str(VAR_DIR / "backups")))
 
 INSTALLED_APPS = [
@@ -114,6 +119,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "observability.timing.RequestTimerMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "observability.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -200,6 +206,7 @@ CELERY_TIMEZONE = "UTC"
 # Apps add their periodic jobs here (see each app's tasks.py); beat syncs them into the database.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "observability-heartbeat": {"task": "observability.tasks.heartbeat", "schedule": 30.0},
+    "observability-rollup-latency": {"task": "observability.tasks.rollup_latency", "schedule": 600.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from observability import api as observability_api
+from observability import api_performance
 from settings_ui import api as settings_api
 
 # One router for every app's viewsets (kebab-case prefixes), mounted under /api/ as "api".
@@ -27,6 +28,11 @@ api_patterns = [
     path("settings/", settings_api.settings_view, name="settings"),
     path("settings/reset/", settings_api.settings_reset_view, name="settings-reset"),
     path("export/<slug:kind>/", observability_api.ExportView.as_view(), name="export"),
+    path("performance/", api_performance.performance_view, name="performance"),
+    path("performance/summary/", api_performance.performance_summary_view, name="performance-summary"),
+    path("performance/slow/", api_performance.performance_slow_view, name="performance-slow"),
+    path("performance/reset/", api_performance.performance_reset_view, name="performance-reset"),
+    path("performance/metrics/", api_performance.performance_metrics_view, name="performance-metrics"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI (React) sets inline styles; allow those on this one page, never inline script.
     path(

@@ -43,6 +43,9 @@ class OperatorSettings(models.Model):
         models.FloatField, 10.0, 0, 100, "Budget per worker in USD, 0–100"
     )
     max_pool_terminals = _ranged(models.IntegerField, 8, 2, 64, "Terminals in the pool, 2–64")
+    slow_request_ms = _ranged(
+        models.IntegerField, 1000, 1, 600_000, "Requests slower than this (ms) are kept, 1–600,000"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

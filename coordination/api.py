@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import F
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
@@ -337,7 +338,7 @@ class WorkerViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
     def rate_error(self, request, id=None):
         """Report a 429 from the provider; 3 within 60 s halve the shared limits."""
         worker = self.get_object()
-        m.Worker.objects.filter(pk=worker.pk).update(rate_errors=worker.rate_errors + 1)
+        m.Worker.objects.filter(pk=worker.pk).update(rate_errors=F("rate_errors") + 1)
         return Response(m.RateLimitState.record_error(actor=worker.code))
 
 

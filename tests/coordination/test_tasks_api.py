@@ -163,7 +163,7 @@ def test_dead_letter_retry_and_dismiss_endpoints(api):
     OperatorSettings.objects.update_or_create(pk=1, defaults={"max_task_retries": 1})
     w = Worker.register("w1")[0]
     Task.create_many([{"id": "a"}, {"id": "b"}])
-    for code in ("a", "b"):
+    for _code in ("a", "b"):
         t, _ = Task.claim_for(w)
         t.fail(w, "x")
     la, lb = DeadLetter.objects.order_by("task__code")

@@ -207,6 +207,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "observability-heartbeat": {"task": "observability.tasks.heartbeat", "schedule": 30.0},
     "observability-rollup-latency": {"task": "observability.tasks.rollup_latency", "schedule": 600.0},
+    "coordination-tick": {"task": "coordination.tasks.tick", "schedule": 10.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

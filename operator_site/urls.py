@@ -3,10 +3,11 @@ from __future__ import annotations
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from coordination import api as coordination_api
 from observability import api as observability_api
 from observability import api_performance
 from settings_ui import api as settings_api
@@ -20,6 +21,10 @@ router.register("audit", observability_api.AuditEventViewSet, basename="audit")
 # --- settings_ui ---
 
 # --- coordination ---
+router.register("tasks", coordination_api.TaskViewSet, basename="task")
+router.register("workers", coordination_api.WorkerViewSet, basename="worker")
+router.register("dead-letters", coordination_api.DeadLetterViewSet, basename="dead-letter")
+router.register("terminals", coordination_api.TerminalViewSet, basename="terminal")
 
 # --- chains ---
 
@@ -33,6 +38,13 @@ api_patterns = [
     path("performance/slow/", api_performance.performance_slow_view, name="performance-slow"),
     path("performance/reset/", api_performance.performance_reset_view, name="performance-reset"),
     path("performance/metrics/", api_performance.performance_metrics_view, name="performance-metrics"),
+    path("coordinator/", coordination_api.coordinator_view, name="coordinator"),
+    re_path(
+        r"^coordinator/(?P<verb>start|drain|stop)/$",
+        coordination_api.coordinator_action_view,
+        name="coordinator-action",
+    ),
+    path("rate-limit/acquire/", coordination_api.rate_acquire_view, name="rate-acquire"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI (React) sets inline styles; allow those on this one page, never inline script.
     path(

@@ -46,6 +46,19 @@ class OperatorSettings(models.Model):
     slow_request_ms = _ranged(
         models.IntegerField, 1000, 1, 600_000, "Requests slower than this (ms) are kept, 1–600,000"
     )
+    max_task_retries = _ranged(
+        models.IntegerField, 3, 1, 20, "Failed attempts before a task is dead-lettered, 1–20"
+    )
+    assignment_strategy = models.CharField(
+        max_length=16,
+        choices=[
+            ("round-robin", "Round-robin"),
+            ("capability", "Capability"),
+            ("least-loaded", "Least-loaded"),
+        ],
+        default="round-robin",
+        help_text="How claims pick work for a worker",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -26,3 +26,7 @@ class CoordinationConfig(AppConfig):
 
         links.register("task", _task_links)
         links.register("terminal", _terminal_links)
+
+        from .exports import register_all
+
+        register_all()

@@ -24,6 +24,15 @@ from .models import BULK_MAX, Chain, Session, sanitize_branch
 MONEY = {"max_digits": 14, "decimal_places": 6, "coerce_to_string": False}
 
 
+class TextField(serializers.CharField):
+    """A CharField that refuses numbers and other non-strings instead of coercing them."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class SessionSerializer(serializers.ModelSerializer):
     cost_usd = serializers.DecimalField(read_only=True, **MONEY)
 
@@ -47,17 +56,17 @@ class SessionRecordSerializer(StrictFieldsMixin, serializers.Serializer):
     input_tokens = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
     output_tokens = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
     duration_ms = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
-    handoff = serializers.CharField(
+    handoff = TextField(
         max_length=100_000, required=False, allow_blank=True, trim_whitespace=False, default=""
     )
-    error = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+    error = TextField(max_length=10_000, required=False, allow_blank=True, default="")
     hit_max_turns = serializers.BooleanField(default=False)
 
 
 class ChainSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """The chain as read; only task and metadata are writable (PATCH)."""
 
-    task = serializers.CharField(max_length=10_000)
+    task = TextField(max_length=10_000)
     metadata = serializers.JSONField(allow_null=True, required=False)
     max_budget_usd = serializers.DecimalField(
         max_digits=10, decimal_places=2, read_only=True, coerce_to_string=False
@@ -102,7 +111,7 @@ class ChainDetailSerializer(ChainSerializer):
 class ChainCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     """Body of POST /api/chains/. Missing config fields take the operator settings' defaults."""
 
-    task = serializers.CharField(max_length=10_000)
+    task = TextField(max_length=10_000)
     model = serializers.ChoiceField(choices=Chain.Model.choices, required=False)
     max_turns = serializers.IntegerField(min_value=1, max_value=200, required=False)
     max_continuations = serializers.IntegerField(min_value=1, max_value=20, required=False)
@@ -131,7 +140,7 @@ class ChainCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class FinishSerializer(StrictFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=[(s.value, s.label) for s in Chain.FINISHED])
-    error = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+    error = TextField(max_length=10_000, required=False, allow_blank=True, default="")
 
 
 class BulkSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -50,7 +50,8 @@ class ChainQuerySet(models.QuerySet):
         cond = Q(task__icontains=needle)
         hexed = needle.lower().replace("-", "")
         if hexed and HEX_OR_DASH.match(needle.lower()):
-            qs = self.annotate(
+            # alias(), not annotate(): COUNT(*) then needs no subquery.
+            qs = self.alias(
                 id_hex=Replace(
                     Cast("id", models.TextField()),
                     models.Value("-", output_field=models.TextField()),

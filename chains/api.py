@@ -19,7 +19,7 @@ from settings_ui.models import OperatorSettings
 
 from .csv_safe import csv_lines
 from .filters import ChainFilter
-from .models import BULK_MAX, Chain, Session, sanitize_branch
+from .models import BULK_MAX, Chain, Session, normalize_project, sanitize_branch
 
 MONEY = {"max_digits": 14, "decimal_places": 6, "coerce_to_string": False}
 
@@ -130,6 +130,9 @@ class ChainCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 
     def validate_branch(self, value):
         return sanitize_branch(value)
+
+    def validate_project_dir(self, value):
+        return normalize_project(value)
 
     def validate(self, attrs):
         defaults = OperatorSettings.load()

@@ -36,6 +36,12 @@ def human_duration(ms: int) -> str:
     return f"{s} s"
 
 
+def normalize_project(value: str | None) -> str:
+    """One spelling per directory: trimmed, backslashes as /, no trailing slash ("/" stays)."""
+    path = (value or "").strip().replace("\\", "/")
+    return path.rstrip("/") or ("/" if path else "")
+
+
 class ChainQuerySet(models.QuerySet):
     def search(self, q: str | None) -> ChainQuerySet:
         """Case-insensitive substring match over the task or any part of the id; blank q = all.

@@ -170,3 +170,10 @@ def test_detail_of_an_unknown_or_malformed_id_is_404(api):
     assert api.get(f"/api/chains/{uuid.uuid4()}/").status_code == 404
     assert api.get("/api/chains/not-a-uuid/").status_code == 404
     assert api.get("/api/chains/gggggggg-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_create_normalises_the_project_dir(api):
+    body = api.post("/api/chains/", {"task": "x", "project_dir": " C:\\repos\\app\\ "},
+                    format="json").json()
+    assert body["project_dir"] == "C:/repos/app"
+    assert api.get("/api/chains/?project=C:/repos/app/").json()["count"] == 1

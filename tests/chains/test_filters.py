@@ -58,3 +58,7 @@ def test_it_orders_by_sessions(chains):
 
 def test_it_is_invalid_for_an_unknown_status(chains):
     assert not ChainFilter({"status": "nope"}, queryset=Chain.objects.all()).is_valid()
+
+
+def test_it_normalises_the_project_path(chains):
+    assert _count({"project": "\\srv\\a\\"}) == 2

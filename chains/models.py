@@ -7,7 +7,7 @@ import re
 import uuid
 from decimal import Decimal
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Cast, Replace
 from django.utils import timezone
@@ -56,6 +56,10 @@ class ChainQuerySet(models.QuerySet):
         cond = Q(task__icontains=needle)
         hexed = needle.lower().replace("-", "")
         if hexed and HEX_OR_DASH.match(needle.lower()):
+            if connections[self.db].vendor != "postgresql":
+                # Stored as 32 hex digits: Django's UUID contains-lookup strips the dashes
+                # from the needle and compares the bare column (no per-row REPLACE).
+                return self.filter(cond | Q(id__contains=hexed))
             # alias(), not annotate(): COUNT(*) then needs no subquery.
             qs = self.alias(
                 id_hex=Replace(

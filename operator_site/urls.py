@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from chains import api as chains_api
 from coordination import api as coordination_api
 from observability import api as observability_api
 from observability import api_performance
@@ -27,6 +28,7 @@ router.register("dead-letters", coordination_api.DeadLetterViewSet, basename="de
 router.register("terminals", coordination_api.TerminalViewSet, basename="terminal")
 
 # --- chains ---
+router.register("chains", chains_api.ChainViewSet, basename="chains")
 
 api_patterns = [
     path("health/", observability_api.health_view, name="health"),

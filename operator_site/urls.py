@@ -17,6 +17,8 @@ router = DefaultRouter(trailing_slash=True)
 router.register("audit", observability_api.AuditEventViewSet, basename="audit")
 
 # --- settings_ui ---
+router.register("backups", settings_api.BackupViewSet, basename="backups")
+router.register("retention/runs", settings_api.SweepRunViewSet, basename="retention-runs")
 
 # --- coordination ---
 
@@ -26,6 +28,8 @@ api_patterns = [
     path("health/", observability_api.health_view, name="health"),
     path("settings/", settings_api.settings_view, name="settings"),
     path("settings/reset/", settings_api.settings_reset_view, name="settings-reset"),
+    path("retention/", settings_api.retention_view, name="retention"),
+    path("retention/run/", settings_api.retention_run_view, name="retention-run"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI (React) sets inline styles; allow those on this one page, never inline script.
     path(

@@ -273,6 +273,47 @@ class Backup(models.Model):
         backup.write(actor=actor, path=path, progress=progress)
         return backup
 
+    @classmethod
+    def from_upload(cls, upload, *, limit: int, actor=None) -> Backup:
+        """Store an uploaded file (chunk by chunk) after verifying it; raises BackupError."""
+        import os
+
+        from .backups import BackupError, backup_dir, new_file_name, verify_backup
+
+        now = timezone.now()
+        name = new_file_name("upload", now)
+        path = backup_dir() / name
+        tmp = path.with_name(name + ".part")
+        digest, size = hashlib.sha256(), 0
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                for chunk in upload.chunks():
+                    size += len(chunk)
+                    if size > limit:
+                        raise BackupError("too_large", f"The file is larger than the upload limit ({limit // (1024 * 1024)} MB).")
+                    digest.update(chunk)
+                    f.write(chunk)
+            manifest = verify_backup(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
+        with transaction.atomic():
+            backup = cls.objects.create(
+                name=name, kind="upload", status="ok", size=size, sha256=digest.hexdigest(),
+                manifest=manifest, counts=manifest.get("counts", {}),
+                exclude_secrets=bool(manifest.get("options", {}).get("exclude_secrets")),
+                exclude_audit=bool(manifest.get("options", {}).get("exclude_audit")),
+                created_by=_user_or_none(actor), created_at=now, finished_at=now,
+            )
+            backup.rows_done = backup.rows_total = backup.total_rows
+            backup.save(update_fields=("rows_done", "rows_total"))
+            emit("backup.created", actor=actor, target=backup,
+                 data={"name": name, "kind": "upload", "size": size,
+                       "original_name": str(getattr(upload, "name", ""))[:200]})
+        return backup
+
     def claim(self) -> bool:
         """pending → running; False when another worker took it first."""
         n = type(self).objects.filter(pk=self.pk, status="pending").update(status="running")
@@ -415,6 +456,25 @@ class RetentionPolicy(models.Model):
                 p, _ = cls.objects.get_or_create(kind=kind, defaults=spec.defaults())
             out.append(p)
         return out
+
+
+    @classmethod
+    @transaction.atomic
+    def store(cls, values: dict, *, actor=None) -> dict:
+        """Save validated {kind: {enabled, ttl_days, max_count}}; emits settings.changed."""
+        changes = {}
+        for p in cls.load_all():
+            for name, value in values.get(p.kind, {}).items():
+                old = getattr(p, name)
+                if old != value:
+                    changes.setdefault(p.kind, {})[name] = {"from": old, "to": value}
+                    setattr(p, name, value)
+            if p.kind in changes:
+                p.save()
+        if changes:
+            emit("settings.changed", actor=actor, target=("settings", "retention"),
+                 data={"retention": changes})
+        return changes
 
 
 class SweepRun(models.Model):

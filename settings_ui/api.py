@@ -69,6 +69,8 @@ def settings_reset_view(request):
 class BackupSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="code", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    rows_done = serializers.SerializerMethodField()
+    rows_total = serializers.SerializerMethodField()
 
     class Meta:
         model = Backup
@@ -76,6 +78,12 @@ class BackupSerializer(serializers.ModelSerializer):
                   "sha256", "counts", "rows_done", "rows_total", "duration_ms", "error",
                   "created_by", "created_at", "finished_at"]
         read_only_fields = fields
+
+    def get_rows_done(self, obj) -> int:
+        return obj.progress[0]
+
+    def get_rows_total(self, obj) -> int:
+        return obj.progress[1]
 
 
 class BackupCreateSerializer(StrictFieldsMixin, serializers.Serializer):

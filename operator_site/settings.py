@@ -198,6 +198,8 @@ CELERY_TIMEZONE = "UTC"
 # Apps add their periodic jobs here (see each app's tasks.py); beat syncs them into the database.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "observability-heartbeat": {"task": "observability.tasks.heartbeat", "schedule": 30.0},
+    "settings_ui-backups": {"task": "settings_ui.tasks.backup_beat", "schedule": 300.0},
+    "settings_ui-retention": {"task": "settings_ui.tasks.retention_beat", "schedule": 3600.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -161,7 +161,11 @@ def _decoder(field) -> Callable | None:
 
 
 def _dumps(row) -> bytes:
-    return json.dumps(row, separators=(",", ":"), default=_encode, ensure_ascii=False).encode() + b"\n"
+    # sort_keys: PostgreSQL's jsonb reorders object keys, SQLite keeps them; sorted keys make the
+    # same data give the same bytes (and section checksums) on both.
+    return json.dumps(
+        row, separators=(",", ":"), default=_encode, ensure_ascii=False, sort_keys=True
+    ).encode() + b"\n"
 
 
 # --- writing ----------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def test_a_restore_that_fails_midway_changes_nothing(data, tmp_path):
     write_backup(path)
     lines = gzip.open(path).read().splitlines(keepends=True)
     # Damage the last section's checksum: every earlier section is already loaded when it fails.
-    end = max(i for i, line in enumerate(lines) if line.startswith(b'{"type":"end"'))
+    end = max(i for i, line in enumerate(lines) if b'"type":"end"' in line)
     item = json.loads(lines[end])
     item["sha256"] = "0" * 64
     lines[end] = json.dumps(item).encode() + b"\n"

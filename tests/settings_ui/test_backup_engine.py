@@ -116,11 +116,19 @@ def test_it_resets_sequences(data, tmp_path):
     assert connection.vendor in ("sqlite", "postgresql")
 
 
-def test_backup_rows_survive_a_restore(data, alice):
+def test_backup_rows_survive_a_restore(data, alice, django_capture_on_commit_callbacks):
+    from settings_ui.signals import data_restored
+
+    received = []
+    data_restored.connect(lambda sender, backup, **kw: received.append(backup), weak=False,
+                          dispatch_uid="test-restored")
     b = Backup.create_now(actor=alice)
     assert b.status == "ok", b.error
     other = Backup.create_now()
-    result = b.restore(actor=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = b.restore(actor=alice)
+    data_restored.disconnect(dispatch_uid="test-restored")
+    assert received == [b]
     names = set(Backup.objects.values_list("name", flat=True))
     assert {b.name, other.name, result["pre_restore"]} <= names
     assert AuditEvent.objects.filter(action="backup.restored").count() == 1

@@ -20,6 +20,7 @@ the table sizes. Secrets are copied as stored (ciphertext and key id), never dec
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import decimal
 import gzip
@@ -188,6 +189,33 @@ def _dumps(row) -> bytes:
 # --- writing ----------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _snapshot():
+    """Read every section from one snapshot, so a child row never points at a parent created
+    after the parent's section was read, without blocking writers for the backup's duration:
+    REPEATABLE READ on PostgreSQL, a deferred (read) transaction on SQLite in WAL mode. Inside
+    an existing transaction (tests), that transaction's view is used."""
+    if connection.in_atomic_block:
+        yield
+    elif connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as c:
+                c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+    elif connection.vendor == "sqlite":
+        connection.ensure_connection()
+        with connection.cursor() as c:
+            c.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            with connection.cursor() as c:
+                c.execute("COMMIT")
+    else:
+        with transaction.atomic():
+            yield
+
+
 class _HashingFile:
     """A binary file that also hashes what is written (the Backup row's sha256)."""
 
@@ -222,13 +250,7 @@ def write_backup(
     model_list = operator_models(exclude_secrets=exclude_secrets, exclude_audit=exclude_audit)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    # One transaction, REPEATABLE READ on PostgreSQL: every section is read from the same
-    # snapshot, so a child row never points at a parent created after the parent's section.
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and outermost:
-            with connection.cursor() as c:
-                c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with _snapshot():
         totals = {label_of(m): m._base_manager.count() for m in model_list}
         grand_total = sum(totals.values())
         header = {

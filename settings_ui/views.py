@@ -197,10 +197,18 @@ def backup_delete(request: HttpRequest, code) -> HttpResponse:
 @staff_required
 @require_POST
 def backup_upload(request: HttpRequest) -> HttpResponse:
+    limit = OperatorSettings.load().backup_upload_max_mb * 1024 * 1024
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit + 64 * 1024:  # refused before the body is read; multipart framing allowed
+        return _backup_section(
+            request, error=f"Upload rejected: larger than the upload limit ({limit // (1024 * 1024)} MB)."
+        )
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _backup_section(request, error="Choose a backup file to upload.")
-    limit = OperatorSettings.load().backup_upload_max_mb * 1024 * 1024
     try:
         backup = Backup.from_upload(form.cleaned_data["file"], limit=limit, actor=request.user)
     except BackupError as e:

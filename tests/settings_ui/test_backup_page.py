@@ -117,3 +117,10 @@ def test_schedule_saves_and_shows_errors(alice_client):
     assert "Schedule saved." in html and "Daily at 04:00 UTC" in html
     s = OperatorSettings.load()
     assert (s.backup_schedule, s.backup_daily_hour, s.backup_keep) == ("daily", 4, 5)
+
+
+def test_upload_over_the_limit_is_refused(alice_client):
+    OperatorSettings.load().apply({"backup_upload_max_mb": 1})
+    big = SimpleUploadedFile("big.gz", b"x" * (2 * 1024 * 1024))
+    html = alice_client.post("/views/settings-backup/upload/", {"file": big}, **HX).content.decode()
+    assert "larger than the upload limit (1 MB)" in html and not Backup.objects.exists()

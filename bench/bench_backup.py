@@ -155,9 +155,9 @@ def run():
         ("dumpdata", d["seconds"], "s", f"file {dump.stat().st_size / 1e6:.1f} MB"),
         ("loaddata", ld["seconds"], "s", ""),
         ("round trip speed-up", theirs_s / ours_s, "×", "target ≥ 5×"),
-        ("peak RSS backup", b["maxrss_mb"], "MB", ""),
-        ("peak RSS restore", r["maxrss_mb"], "MB", f"loaddata {ld['maxrss_mb']:.0f} MB"),
-        ("peak RSS dumpdata", d["maxrss_mb"], "MB", ""),
+        ("peak RSS backup", b["maxrss_mb"], "MB", f"+{b['growth_mb']:.1f} MB over the process before it"),
+        ("peak RSS restore", r["maxrss_mb"], "MB", f"+{r['growth_mb']:.1f} MB; loaddata +{ld['growth_mb']:.1f} MB"),
+        ("peak RSS dumpdata", d["maxrss_mb"], "MB", f"+{d['growth_mb']:.1f} MB"),
     ]
     for p in (ours, dump):
         p.unlink(missing_ok=True)
@@ -184,6 +184,7 @@ def _main(op: str, path: str) -> None:
 
     from settings_ui.backups import restore_backup, write_backup
 
+    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Django + migrate
     started = time.perf_counter()
     if op == "backup":
         write_backup(Path(path))
@@ -204,7 +205,7 @@ def _main(op: str, path: str) -> None:
             call_command("loaddata", path, verbosity=0)
     seconds = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "maxrss_mb": rss_mb}))
+    print(json.dumps({"seconds": seconds, "maxrss_mb": rss_mb, "growth_mb": rss_mb - baseline_mb}))
 
 
 if __name__ == "__main__":

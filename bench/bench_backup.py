@@ -3,8 +3,8 @@
 Data: audit events, plus chains with two sessions each when chains.Chain/Session exist (rows
 synthesised from the field types, so the bench needs no knowledge of those models). Default
 30,000 events + 3,000 chains (< 2 min here); BENCH_FULL=1 runs the issue's 500,000 events +
-100,000 chains. Each step runs in its own process so its peak RSS (resource.getrusage) is its own. DESIGN.md target: round trip ≥ 5×
-faster than dumpdata + loaddata, memory bounded.
+100,000 chains. Each step runs in its own process so its peak RSS (resource.getrusage) is its
+own. DESIGN.md target: round trip ≥ 5× faster than dumpdata + loaddata, memory bounded.
 """
 
 from __future__ import annotations

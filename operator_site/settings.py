@@ -208,6 +208,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "observability-heartbeat": {"task": "observability.tasks.heartbeat", "schedule": 30.0},
     "observability-rollup-latency": {"task": "observability.tasks.rollup_latency", "schedule": 600.0},
     "coordination-tick": {"task": "coordination.tasks.tick", "schedule": 10.0},
+    "settings_ui-backups": {"task": "settings_ui.tasks.backup_beat", "schedule": 300.0},
+    "settings_ui-retention": {"task": "settings_ui.tasks.retention_beat", "schedule": 3600.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

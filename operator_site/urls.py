@@ -20,6 +20,8 @@ router = DefaultRouter(trailing_slash=True)
 router.register("audit", observability_api.AuditEventViewSet, basename="audit")
 
 # --- settings_ui ---
+router.register("backups", settings_api.BackupViewSet, basename="backups")
+router.register("retention/runs", settings_api.SweepRunViewSet, basename="retention-runs")
 
 # --- coordination ---
 router.register("tasks", coordination_api.TaskViewSet, basename="task")
@@ -47,6 +49,8 @@ api_patterns = [
         name="coordinator-action",
     ),
     path("rate-limit/acquire/", coordination_api.rate_acquire_view, name="rate-acquire"),
+    path("retention/", settings_api.retention_view, name="retention"),
+    path("retention/run/", settings_api.retention_run_view, name="retention-run"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI (React) sets inline styles; allow those on this one page, never inline script.
     path(

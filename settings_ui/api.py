@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
-from rest_framework.decorators import api_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action, api_view
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from operator_site.lib.api import StrictFieldsMixin
+from operator_site.lib.api import Conflict, StrictFieldsMixin
 
-from .models import OperatorSettings
+from .backups import BackupError, RestoreRefused
+from .models import Backup, OperatorSettings, RetentionPolicy, SweepRun
+from .retention import KINDS, sweep
 
 
 class OperatorSettingsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
@@ -56,3 +61,254 @@ def settings_reset_view(request):
     obj = OperatorSettings.load()
     obj.reset(actor=request.user)
     return Response(OperatorSettingsSerializer(obj).data)
+
+
+# --- backups ------------------------------------------------------------------------------------
+
+
+class BackupSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="code", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    rows_done = serializers.SerializerMethodField()
+    rows_total = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Backup
+        fields = ["id", "name", "kind", "status", "exclude_secrets", "exclude_audit", "size",
+                  "sha256", "counts", "rows_done", "rows_total", "duration_ms", "error",
+                  "created_by", "created_at", "finished_at"]
+        read_only_fields = fields
+
+    def get_rows_done(self, obj) -> int:
+        return obj.progress[0]
+
+    def get_rows_total(self, obj) -> int:
+        return obj.progress[1]
+
+
+class BackupCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    exclude_secrets = serializers.BooleanField(default=False)
+    exclude_audit = serializers.BooleanField(default=False)
+
+
+class RestoreSerializer(StrictFieldsMixin, serializers.Serializer):
+    confirm = serializers.BooleanField()
+
+    def validate_confirm(self, value):
+        if value is not True:
+            raise serializers.ValidationError("Set confirm to true to replace the current data.")
+        return value
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class PreviewModelSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    name = serializers.CharField()
+    in_backup = serializers.IntegerField()
+    present_now = serializers.IntegerField(allow_null=True)
+    action = serializers.CharField()
+
+
+class PreviewSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    reason = serializers.CharField()
+    error = serializers.CharField()
+    manifest = serializers.DictField(required=False)
+    models = PreviewModelSerializer(many=True)
+
+
+class RestoreResultSerializer(serializers.Serializer):
+    counts = serializers.DictField(child=serializers.IntegerField())
+    skipped = serializers.DictField(child=serializers.IntegerField())
+    pre_restore = serializers.CharField()
+
+
+def _body(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    return request.data
+
+
+class BackupViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Backup files and their rows: create (runs as a Celery task), preview, restore, upload."""
+
+    queryset = Backup.objects.select_related("created_by")
+    serializer_class = BackupSerializer
+    lookup_field = "code"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+
+    @extend_schema(request=BackupCreateSerializer, responses={202: BackupSerializer})
+    def create(self, request):
+        s = BackupCreateSerializer(data=_body(request))
+        s.is_valid(raise_exception=True)
+        backup = Backup.start(actor=request.user, **s.validated_data)
+        return Response(BackupSerializer(backup).data, status=status.HTTP_202_ACCEPTED)
+
+    def perform_destroy(self, instance):
+        if instance.status in ("pending", "running"):
+            raise Conflict("The backup is still being written.")
+        instance.remove(actor=self.request.user)
+
+    @extend_schema(responses={(200, "application/gzip"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def download(self, request, id=None):
+        backup = self.get_object()
+        if backup.status != "ok" or not backup.path.exists():
+            raise Conflict("The backup file is not available.")
+        return FileResponse(
+            open(backup.path, "rb"), as_attachment=True, filename=backup.name,
+            content_type="application/gzip",
+        )
+
+    @extend_schema(responses=PreviewSerializer)
+    @action(detail=True, methods=["get"])
+    def preview(self, request, id=None):
+        backup = self.get_object()
+        if backup.status != "ok":
+            raise Conflict("The backup is not finished.")
+        return Response(backup.preview())
+
+    @extend_schema(request=RestoreSerializer, responses=RestoreResultSerializer)
+    @action(detail=True, methods=["post"])
+    def restore(self, request, id=None):
+        backup = self.get_object()
+        s = RestoreSerializer(data=_body(request))
+        s.is_valid(raise_exception=True)
+        if backup.status != "ok":
+            raise Conflict("The backup is not finished.")
+        try:
+            result = backup.restore(actor=request.user)
+        except RestoreRefused as e:
+            raise Conflict(str(e)) from None
+        except BackupError as e:
+            raise serializers.ValidationError({"backup": [str(e)]}) from None
+        return Response(result)
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer},
+                   responses={201: BackupSerializer})
+    @action(detail=False, methods=["post"], parser_classes=[MultiPartParser])
+    def upload(self, request):
+        limit = OperatorSettings.load().backup_upload_max_mb * 1024 * 1024
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit + 64 * 1024:  # multipart framing on top of the file
+            raise serializers.ValidationError(
+                {"file": [f"The file is larger than the upload limit ({limit // (1024 * 1024)} MB)."]}
+            )
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise serializers.ValidationError({"file": ["No file was submitted."]})
+        try:
+            backup = Backup.from_upload(upload, limit=limit, actor=request.user)
+        except BackupError as e:
+            raise serializers.ValidationError({"file": [str(e)]}) from None
+        return Response(BackupSerializer(backup).data, status=status.HTTP_201_CREATED)
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+class PolicySerializer(StrictFieldsMixin, serializers.Serializer):
+    enabled = serializers.BooleanField()
+    ttl_days = serializers.IntegerField(min_value=1, max_value=3650, allow_null=True)
+    max_count = serializers.IntegerField(
+        min_value=1, max_value=10_000_000, allow_null=True, required=False
+    )
+    label = serializers.CharField(read_only=True)
+    available = serializers.BooleanField(read_only=True)
+
+
+def _policies_data() -> dict:
+    out = {}
+    for p in RetentionPolicy.load_all():
+        kind = KINDS[p.kind]
+        row = {"label": kind.label, "available": kind.get_model() is not None,
+               "enabled": p.enabled, "ttl_days": p.ttl_days}
+        if kind.has_max_count:
+            row["max_count"] = p.max_count
+        out[p.kind] = row
+    return out
+
+
+class RetentionRunSerializer(StrictFieldsMixin, serializers.Serializer):
+    dry_run = serializers.BooleanField(default=False)
+
+
+class SweepRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SweepRun
+        fields = ["id", "started_at", "finished_at", "dry_run", "trigger", "status", "counts",
+                  "longest_batch_ms", "duration_ms", "error"]
+        read_only_fields = fields
+
+
+@extend_schema(methods=["GET"], responses=OpenApiTypes.OBJECT,
+               summary="Retention policy per kind")
+@extend_schema(methods=["PUT", "PATCH"], request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
+               summary="Set policies: {kind: {enabled, ttl_days, max_count}} (PUT: missing kinds take defaults)")
+@api_view(["GET", "PUT", "PATCH"])
+def retention_view(request):
+    if request.method == "GET":
+        return Response(_policies_data())
+    body = _body(request)
+    values = apply_policy_values(body, partial=request.method == "PATCH")
+    RetentionPolicy.store(values, actor=request.user)
+    return Response(_policies_data())
+
+
+def apply_policy_values(body: dict, *, partial: bool) -> dict:
+    """Validate {kind: {...}} for every kind before anything is written; returns clean values."""
+    errors: dict = {}
+    values: dict = {}
+    for kind in body:
+        if kind not in KINDS:
+            errors[kind] = ["Unknown retention kind."]
+    for kind, spec in KINDS.items():
+        if kind not in body:
+            if not partial:
+                values[kind] = spec.defaults()
+            continue
+        raw = body[kind]
+        if not isinstance(raw, dict):
+            errors[kind] = ["Expected an object with enabled and ttl_days."]
+            continue
+        s = PolicySerializer(data=raw, partial=partial)
+        if not s.is_valid():
+            errors[kind] = s.errors
+            continue
+        data = dict(s.validated_data)
+        if "max_count" in data and not spec.has_max_count and data["max_count"] is not None:
+            errors[kind] = {"max_count": ["Only completed_tasks has a max count."]}
+            continue
+        if not partial:
+            data.setdefault("max_count", spec.default_max_count)
+        values[kind] = data
+    if errors:
+        raise serializers.ValidationError(errors)
+    return values
+
+
+@extend_schema(request=RetentionRunSerializer, responses=SweepRunSerializer,
+               summary="Sweep now (or dry run): counts per kind, null = kind not available")
+@api_view(["POST"])
+def retention_run_view(request):
+    s = RetentionRunSerializer(data=_body(request))
+    s.is_valid(raise_exception=True)
+    run = sweep(dry_run=s.validated_data["dry_run"], trigger="api", actor=request.user)
+    return Response(SweepRunSerializer(run).data)
+
+
+class SweepRunViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Recent retention sweeps, newest first."""
+
+    queryset = SweepRun.objects.all()
+    serializer_class = SweepRunSerializer

@@ -3,12 +3,22 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from operator_site.lib.views import htmx_partial, staff_required
 
-from .forms import GeneralSettingsForm, TokenForm
-from .models import ApiToken, OperatorSettings
+from .backups import BackupError, RestoreRefused
+from .forms import (
+    BackupCreateForm,
+    BackupScheduleForm,
+    GeneralSettingsForm,
+    RestoreForm,
+    RetentionForm,
+    TokenForm,
+    UploadForm,
+)
+from .models import ApiToken, Backup, OperatorSettings, RetentionPolicy, SweepRun
+from .retention import sweep
 
 
 def _page_context(request: HttpRequest, **overrides) -> dict:
@@ -19,6 +29,10 @@ def _page_context(request: HttpRequest, **overrides) -> dict:
         "token_form": TokenForm(),
         "new_token": None,
     }
+    if "backups" not in overrides:
+        ctx.update(_backups_context())
+    if "retention_form" not in overrides:
+        ctx.update(_retention_context())
     ctx.update(overrides)
     return ctx
 
@@ -94,3 +108,163 @@ def token_revoke(request: HttpRequest, code) -> HttpResponse:
         messages.success(request, "Token revoked.")
         return redirect("/settings/#tokens")
     return _section(request, "settings_ui/_tokens.html")
+
+
+# --- backups ------------------------------------------------------------------------------------
+
+
+def _backups_context(**overrides) -> dict:
+    from .tasks import auto_backup_status
+
+    backups = list(Backup.objects.select_related("created_by")[:50])
+    ctx = {
+        "backups": backups,
+        "backups_busy": any(b.status in ("pending", "running") for b in backups),
+        "backup_form": BackupCreateForm(),
+        "upload_form": UploadForm(),
+        "schedule_form": BackupScheduleForm(instance=OperatorSettings.load()),
+        "auto_status": auto_backup_status(),
+        "restore_word": RestoreForm.WORD,
+        "backup_msg": "", "backup_error": "", "preview": None, "preview_backup": None,
+    }
+    ctx.update(overrides)
+    return ctx
+
+
+def _backup_section(request: HttpRequest, msg: str = "", error: str = "", **ctx) -> HttpResponse:
+    if not htmx_partial(request):
+        if msg:
+            messages.success(request, msg)
+        if error:
+            messages.error(request, error)
+        if "preview" not in ctx and "schedule_form" not in ctx:
+            return redirect("/settings/#backups")
+    return _section(request, "settings_ui/_backups.html",
+                    **_backups_context(backup_msg=msg, backup_error=error, **ctx))
+
+
+@staff_required
+def backups_section(request: HttpRequest) -> HttpResponse:
+    return _section(request, "settings_ui/_backups.html", **_backups_context())
+
+
+@staff_required
+@require_POST
+def backup_create(request: HttpRequest) -> HttpResponse:
+    form = BackupCreateForm(request.POST)
+    form.is_valid()  # two checkboxes: always valid
+    backup = Backup.start(actor=request.user, **form.cleaned_data)
+    return _backup_section(request, msg=f"Backup {backup.name} started.")
+
+
+@staff_required
+@require_GET
+def backup_preview(request: HttpRequest, code) -> HttpResponse:
+    backup = get_object_or_404(Backup, code=code)
+    return _backup_section(request, preview=backup.preview(), preview_backup=backup)
+
+
+@staff_required
+@require_POST
+def backup_restore(request: HttpRequest, code) -> HttpResponse:
+    backup = get_object_or_404(Backup, code=code)
+    form = RestoreForm(request.POST)
+    if not form.is_valid():
+        return _backup_section(request, error=form.errors["confirm_text"][0])
+    if backup.status != "ok":
+        return _backup_section(request, error="That backup is not finished.")
+    try:
+        result = backup.restore(actor=request.user)
+    except (RestoreRefused, BackupError) as e:
+        return _backup_section(request, error=f"Nothing was restored: {e}")
+    rows = sum(result["counts"].values())
+    return _backup_section(
+        request, msg=f"Restored {rows:,} rows from {backup.name}. "
+        f"The data before it is in {result['pre_restore']}."
+    )
+
+
+@staff_required
+@require_POST
+def backup_delete(request: HttpRequest, code) -> HttpResponse:
+    backup = get_object_or_404(Backup, code=code)
+    if backup.status in ("pending", "running"):
+        return _backup_section(request, error="That backup is still being written.")
+    backup.remove(actor=request.user)
+    return _backup_section(request, msg=f"Deleted {backup.name}.")
+
+
+@staff_required
+@require_POST
+def backup_upload(request: HttpRequest) -> HttpResponse:
+    limit = OperatorSettings.load().backup_upload_max_mb * 1024 * 1024
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit + 64 * 1024:  # refused before the body is read; multipart framing allowed
+        return _backup_section(
+            request, error=f"Upload rejected: larger than the upload limit ({limit // (1024 * 1024)} MB)."
+        )
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _backup_section(request, error="Choose a backup file to upload.")
+    try:
+        backup = Backup.from_upload(form.cleaned_data["file"], limit=limit, actor=request.user)
+    except BackupError as e:
+        return _backup_section(request, error=f"Upload rejected: {e}")
+    return _backup_section(request, msg=f"Uploaded as {backup.name}.")
+
+
+@staff_required
+@require_POST
+def backup_schedule(request: HttpRequest) -> HttpResponse:
+    obj = OperatorSettings.load()
+    form = BackupScheduleForm(request.POST, instance=OperatorSettings.load())
+    if not form.is_valid():
+        return _backup_section(request, schedule_form=form, error="Schedule not saved.")
+    changes = obj.apply(form.cleaned_data, actor=request.user)
+    return _backup_section(request, msg="Schedule saved." if changes else "No changes.")
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+def _retention_context(**overrides) -> dict:
+    ctx = {
+        "retention_form": RetentionForm(policies=RetentionPolicy.load_all()),
+        "sweeps": SweepRun.objects.all()[:10],
+        "retention_msg": "", "retention_result": None,
+    }
+    ctx.update(overrides)
+    return ctx
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def retention_section(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = RetentionForm(request.POST, policies=RetentionPolicy.load_all())
+        if not form.is_valid():
+            return _section(request, "settings_ui/_retention.html",
+                            **_retention_context(retention_form=form))
+        changes = RetentionPolicy.store(form.values(), actor=request.user)
+        msg = f"Saved ({sum(len(c) for c in changes.values())} changed)." if changes else "No changes."
+        if not htmx_partial(request):
+            messages.success(request, msg)
+            return redirect("/settings/#retention")
+        return _section(request, "settings_ui/_retention.html",
+                        **_retention_context(retention_msg=msg))
+    return _section(request, "settings_ui/_retention.html", **_retention_context())
+
+
+@staff_required
+@require_POST
+def retention_run(request: HttpRequest) -> HttpResponse:
+    dry_run = request.POST.get("dry_run") == "1"
+    run = sweep(dry_run=dry_run, trigger="manual", actor=request.user)
+    if not htmx_partial(request):
+        messages.success(request, f"{'Dry run' if dry_run else 'Sweep'}: {run.total} rows.")
+        return redirect("/settings/#retention")
+    return _section(request, "settings_ui/_retention.html",
+                    **_retention_context(retention_result=run))

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def backup_dir(settings, tmp_path):
+    """Each test writes its backup files to its own folder."""
+    settings.OPERATOR_BACKUP_DIR = tmp_path / "backups"
+    return settings.OPERATOR_BACKUP_DIR

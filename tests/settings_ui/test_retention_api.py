@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from observability.models import AuditEvent
 from settings_ui.models import RetentionPolicy, SweepRun
@@ -56,12 +57,22 @@ def test_it_rejects_a_non_object(api):
 
 
 def test_run_and_dry_run(api):
+    from coordination.models import TerminalMessage
+
+    old = TerminalMessage.objects.create(sender="w1", recipient="m", content="old")
+    TerminalMessage.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timezone.timedelta(days=400)
+    )
+    TerminalMessage.objects.create(sender="w1", recipient="m", content="new")
     r = api.post("/api/retention/run/", {"dry_run": True}, format="json")
     assert r.status_code == 200 and r.json()["dry_run"] is True
     assert r.json()["counts"]["audit_events"] == 0
-    assert r.json()["counts"]["terminal_messages"] is None  # model not available
+    assert r.json()["counts"]["terminal_messages"] == 1
+    assert TerminalMessage.objects.count() == 2  # a dry run deletes nothing
     r = api.post("/api/retention/run/", {}, format="json")
     assert r.status_code == 200 and r.json()["dry_run"] is False
+    assert r.json()["counts"]["terminal_messages"] == 1
+    assert list(TerminalMessage.objects.values_list("content", flat=True)) == ["new"]
     assert AuditEvent.objects.filter(action="retention.swept").count() == 1
     runs = api.get("/api/retention/runs/").json()
     assert runs["count"] == 2 and runs["results"][0]["id"] == SweepRun.objects.first().pk

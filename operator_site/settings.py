@@ -198,6 +198,7 @@ CELERY_TIMEZONE = "UTC"
 # Apps add their periodic jobs here (see each app's tasks.py); beat syncs them into the database.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "observability-heartbeat": {"task": "observability.tasks.heartbeat", "schedule": 30.0},
+    "settings-ui-deliver-due-webhooks": {"task": "settings_ui.tasks.deliver_due_webhooks", "schedule": 10.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -17,6 +17,8 @@ router = DefaultRouter(trailing_slash=True)
 router.register("audit", observability_api.AuditEventViewSet, basename="audit")
 
 # --- settings_ui ---
+router.register("webhooks", settings_api.WebhookViewSet, basename="webhook")
+router.register("secrets", settings_api.SecretViewSet, basename="secret")
 
 # --- coordination ---
 

@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from operator_site.lib.api import Conflict, StrictFieldsMixin
@@ -194,9 +195,17 @@ def webhook_preview(hook: Webhook, event: str, fmt: str | None = None) -> dict:
     return {"format": fmt, "event": event, "payload": payload, "warnings": warnings}
 
 
+class _FormatIsAFilter(DefaultContentNegotiation):
+    """`?format=` names a webhook format here (filter, preview), not a DRF renderer."""
+
+    class settings:  # noqa: N801 - stands in for api_settings
+        URL_FORMAT_OVERRIDE = None
+
+
 class WebhookViewSet(viewsets.ModelViewSet):
     """Outgoing webhooks. Writes emit webhook.created|updated|deleted."""
 
+    content_negotiation_class = _FormatIsAFilter
     queryset = Webhook.objects.all()
     serializer_class = WebhookSerializer
     filterset_class = WebhookFilter

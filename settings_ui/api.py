@@ -12,7 +12,6 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from operator_site.lib.api import Conflict, StrictFieldsMixin
-from operator_site.lib.http import UnsafeURL, check_url
 
 from .filters import WebhookDeliveryFilter, WebhookFilter
 from .keyring import DecryptError
@@ -24,7 +23,8 @@ from .models import (
     Webhook,
     WebhookDelivery,
 )
-from .webhook_protocol import secret_key, valid_pattern
+from .validators import validate_event_patterns, validate_signing_secret, validate_webhook_url
+from .webhook_protocol import valid_pattern
 
 
 class OperatorSettingsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
@@ -76,41 +76,6 @@ def settings_reset_view(request):
 
 
 # --- webhooks -------------------------------------------------------------------------------
-
-
-def validate_webhook_url(value: str) -> str:
-    value = value.strip()
-    try:
-        check_url(value)
-    except UnsafeURL as e:
-        raise serializers.ValidationError(str(e)) from None
-    return value
-
-
-def validate_event_patterns(value) -> list[str]:
-    if not isinstance(value, list) or not value:
-        raise serializers.ValidationError("Give at least one event pattern (*, chain.*, chain.failed).")
-    patterns = []
-    for p in value:
-        if not isinstance(p, str) or not valid_pattern(p.strip()):
-            raise serializers.ValidationError(
-                f"{str(p)[:64]!r} is not an event pattern: use *, an event name like "
-                "chain.failed, or a prefix ending in * like chain.*"
-            )
-        if p.strip() not in patterns:
-            patterns.append(p.strip())
-    if len(patterns) > 50:
-        raise serializers.ValidationError("At most 50 patterns.")
-    return patterns
-
-
-def validate_signing_secret(value: str | None) -> str | None:
-    if value:
-        try:
-            secret_key(value)
-        except ValueError as e:
-            raise serializers.ValidationError(f"Signing secret {e} (e.g. whsec_ + base64 of 24 random bytes).") from None
-    return value or None
 
 
 class WebhookSerializer(StrictFieldsMixin, serializers.ModelSerializer):

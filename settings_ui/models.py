@@ -413,10 +413,11 @@ class WebhookDelivery(models.Model):
 
     @classmethod
     def claim(cls, pk: int) -> bool:
-        """Atomically take a due pending delivery of an active webhook; True if we got it."""
+        """Atomically take a due pending delivery; True if we got it (a conditional UPDATE:
+        of two workers racing for the row, exactly one sees 1)."""
         now = timezone.now()
         return cls.objects.filter(
-            pk=pk, status="pending", next_attempt_at__lte=now, webhook__active=True
+            pk=pk, status="pending", next_attempt_at__lte=now
         ).update(status="delivering", claimed_at=now) == 1
 
     @classmethod
@@ -425,6 +426,10 @@ class WebhookDelivery(models.Model):
         if not cls.claim(pk):
             return False
         delivery = cls.objects.select_related("webhook").get(pk=pk)
+        if not delivery.webhook.active:
+            # Disabled since the row was written: it waits, due, until the webhook is enabled.
+            cls.objects.filter(pk=pk).update(status="pending", claimed_at=None)
+            return False
         delivery.attempt_now()
         return True
 
@@ -525,15 +530,16 @@ class WebhookDelivery(models.Model):
             else:
                 self.status = "pending"
                 self.next_attempt_at = now + timedelta(seconds=delay)
-        self.save(update_fields=[
-            "attempt", "claimed_at", "error", "response_status", "latency_ms", "response_body",
-            "status", "next_attempt_at", "updated_at",
-        ])
-        Webhook.objects.filter(pk=hook.pk).update(
-            consecutive_failures=0 if ok else models.F("consecutive_failures") + 1,
-            last_delivery_status="succeeded" if ok else "failed",
-            last_delivery_at=now,
-        )
+        with transaction.atomic():  # one commit for the delivery and its webhook's summary
+            self.save(update_fields=[
+                "attempt", "claimed_at", "error", "response_status", "latency_ms",
+                "response_body", "status", "next_attempt_at", "updated_at",
+            ])
+            Webhook.objects.filter(pk=hook.pk).update(
+                consecutive_failures=0 if ok else models.F("consecutive_failures") + 1,
+                last_delivery_status="succeeded" if ok else "failed",
+                last_delivery_at=now,
+            )
         if disable_reason and not self.is_test:
             hook.auto_disable(disable_reason)
 

@@ -242,3 +242,12 @@ def test_the_wiring_delivers_after_commit(receiver, settings, django_capture_on_
         app.conf.task_always_eager = False
     assert WebhookDelivery.objects.get().status == "succeeded"
     assert len(receiver.requests) == 1
+
+
+def test_a_queued_delivery_of_a_since_disabled_webhook_is_put_back(receiver):
+    hook = make_hook(receiver.url)
+    d = WebhookDelivery.objects.get()
+    hook.disable()
+    assert WebhookDelivery.deliver_one(d.pk) is False  # the task message arrives anyway
+    d.refresh_from_db()
+    assert d.status == "pending" and d.claimed_at is None and receiver.requests == []

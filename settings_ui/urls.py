@@ -20,6 +20,8 @@ urlpatterns = [
          name="webhook_deliveries"),
     path("views/settings-webhooks/<uuid:code>/deliveries/<uuid:delivery>/redeliver/",
          views.webhook_redeliver, name="webhook_redeliver"),
+    path("views/settings-webhooks/<uuid:code>/preview/", views.webhook_preview,
+         name="webhook_preview"),
     path("views/settings-secrets/", views.secrets_section, name="secrets"),
     path("views/settings-secrets/<str:name>/delete/", views.secret_delete, name="secret_delete"),
 ]

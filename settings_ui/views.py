@@ -190,6 +190,22 @@ def webhook_redeliver(request: HttpRequest, code, delivery) -> HttpResponse:
                   {"hook": hook, "redelivered": True})
 
 
+@staff_required
+def webhook_preview(request: HttpRequest, code) -> HttpResponse:
+    """The exact payload this webhook's format sends for a sample chain.failed event."""
+    import json
+
+    from .api import webhook_preview as preview
+
+    hook = get_object_or_404(Webhook, code=code)
+    result = preview(hook, "chain.failed")
+    ctx = {"hook": hook, "preview": result,
+           "payload_json": json.dumps(result["payload"], indent=2, ensure_ascii=False)}
+    if not htmx_partial(request):
+        return redirect(f"/settings/?webhook={hook.code}#webhooks")
+    return render(request, "settings_ui/_webhook_preview.html", ctx)
+
+
 # --- secrets --------------------------------------------------------------------------------
 
 SECRETS = ("settings_ui/_secrets.html", "secrets")

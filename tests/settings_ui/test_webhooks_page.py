@@ -127,3 +127,18 @@ def test_timeline_resolvers(alice_client):
     assert found[("webhook", str(hook.code))] == f"/settings/?webhook={hook.code}#webhooks"
     assert found[("webhook", "nope")] is None
     assert found[("secret", "A")] == "/settings/#secrets" and found[("secret", "B")] is None
+
+
+def test_preview_shows_the_payload(alice_client):
+    hook = make_hook(format="discord")
+    html = alice_client.get(f"/views/settings-webhooks/{hook.code}/preview/", **HTMX).content.decode()
+    assert "&quot;embeds&quot;" in html and "Within every platform limit." in html
+    r = alice_client.get(f"/views/settings-webhooks/{hook.code}/preview/")
+    assert r.status_code == 302
+
+
+@pytest.mark.parametrize("suffix", ["deliveries/", "preview/"])
+def test_fragments_require_staff(bob_client, anon_client, suffix):
+    hook = make_hook()
+    assert bob_client.get(f"/views/settings-webhooks/{hook.code}/{suffix}").status_code == 403
+    assert anon_client.get(f"/views/settings-webhooks/{hook.code}/{suffix}").status_code == 302

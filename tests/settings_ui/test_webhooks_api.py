@@ -162,3 +162,14 @@ def test_preview_rejects_bad_parameters(api):
     code = create(api).json()["id"]
     assert "format" in api.get(f"/api/webhooks/{code}/preview/?format=x").json()
     assert "event" in api.get(f"/api/webhooks/{code}/preview/?event=Bad Event").json()
+
+
+def test_a_secret_written_with_a_lost_key_can_be_replaced(api, settings):
+    from cryptography.fernet import Fernet
+
+    code = create(api, secret=generate_secret()).json()["id"]
+    settings.OPERATOR_SECRETS_KEYS = [Fernet.generate_key().decode()]
+    new = generate_secret()
+    r = api.patch(f"/api/webhooks/{code}/", {"secret": new}, format="json")
+    assert r.status_code == 200
+    assert Webhook.objects.get().signing_secret() == new

@@ -210,6 +210,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "coordination-tick": {"task": "coordination.tasks.tick", "schedule": 10.0},
     "settings_ui-backups": {"task": "settings_ui.tasks.backup_beat", "schedule": 300.0},
     "settings_ui-retention": {"task": "settings_ui.tasks.retention_beat", "schedule": 3600.0},
+    "settings-ui-deliver-due-webhooks": {"task": "settings_ui.tasks.deliver_due_webhooks", "schedule": 10.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -22,6 +22,8 @@ router.register("audit", observability_api.AuditEventViewSet, basename="audit")
 # --- settings_ui ---
 router.register("backups", settings_api.BackupViewSet, basename="backups")
 router.register("retention/runs", settings_api.SweepRunViewSet, basename="retention-runs")
+router.register("webhooks", settings_api.WebhookViewSet, basename="webhook")
+router.register("secrets", settings_api.SecretViewSet, basename="secret")
 
 # --- coordination ---
 router.register("tasks", coordination_api.TaskViewSet, basename="task")

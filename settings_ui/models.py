@@ -4,10 +4,11 @@ import hashlib
 import logging
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -534,3 +535,484 @@ class SweepRun(models.Model):
     @property
     def total(self) -> int:
         return sum(v for v in self.counts.values() if isinstance(v, int))
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+WEBHOOK_FORMATS = [("generic", "Generic"), ("slack", "Slack"), ("discord", "Discord")]
+# Delivery outcomes are logged per delivery and never fan out (no loops); these names are
+# refused by the outbox even if some producer emits them.
+NEVER_DELIVERED = ("webhook.delivered", "webhook.failed", "webhook.delivery")
+
+
+def _render_message(name: str, ctx: dict) -> str:
+    from django.template.loader import render_to_string
+
+    return render_to_string(f"settings_ui/webhooks/{name}.txt", ctx)
+
+
+class Webhook(models.Model):
+    """An outgoing webhook: where to POST which events, in which format, signed with a secret."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    url = models.CharField(max_length=2000)
+    events = models.JSONField(default=list)
+    format = models.CharField(max_length=16, choices=WEBHOOK_FORMATS, default="generic")
+    label = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True)
+    # Signing secret (`whsec_…`), Fernet-encrypted with the secrets key ring; "" = unsigned.
+    secret_ciphertext = models.TextField(blank=True)
+    secret_key_id = models.CharField(max_length=8, blank=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    consecutive_failures = models.IntegerField(default=0)
+    last_delivery_status = models.CharField(max_length=16, blank=True)
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return self.label or self.url
+
+    def get_absolute_url(self) -> str:
+        return f"/settings/?webhook={self.code}#webhooks"
+
+    @property
+    def audit_id(self) -> str:
+        return str(self.code)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_ciphertext)
+
+    def matches(self, event: str) -> bool:
+        from .webhook_protocol import event_matches
+
+        return event_matches(self.events, event)
+
+    def set_secret(self, plaintext: str | None) -> None:
+        from . import keyring
+
+        if plaintext:
+            self.secret_ciphertext, self.secret_key_id = keyring.encrypt(plaintext)
+        else:
+            self.secret_ciphertext, self.secret_key_id = "", ""
+
+    def signing_secret(self) -> str | None:
+        from . import keyring
+
+        return keyring.decrypt(self.secret_ciphertext) if self.secret_ciphertext else None
+
+    def audit_data(self) -> dict:
+        """What the audit log and exports may show: never the secret itself."""
+        return {
+            "url": self.url, "events": self.events, "format": self.format, "label": self.label,
+            "active": self.active, "has_secret": self.has_secret,
+        }
+
+    @classmethod
+    @transaction.atomic
+    def create_from(cls, values: dict, *, actor=None) -> Webhook:
+        """Create from validated values (url, events, format, label, active, secret)."""
+        values = dict(values)
+        secret = values.pop("secret", None)
+        hook = cls(**values)
+        hook.set_secret(secret)
+        hook.save()
+        emit("webhook.created", actor=actor, target=hook, data=hook.audit_data())
+        return hook
+
+    @transaction.atomic
+    def update_from(self, values: dict, *, actor=None) -> dict:
+        """Apply validated values; emits webhook.updated with the changed field names."""
+        changes: dict = {}
+        for name, value in values.items():
+            if name == "secret":
+                from .keyring import DecryptError
+
+                try:
+                    current = self.signing_secret()
+                except DecryptError:  # written with a key no longer in the ring: replace it
+                    current = object()
+                if (value or None) != current:
+                    self.set_secret(value)
+                    changes["secret"] = {"set": bool(value)}
+                continue
+            old = getattr(self, name)
+            if old != value:
+                changes[name] = {"from": old, "to": value}
+                setattr(self, name, value)
+        if changes.get("active", {}).get("to") is True:
+            self.disabled_reason = ""
+            self.consecutive_failures = 0
+        if changes:
+            self.save()
+            emit("webhook.updated", actor=actor, target=self, data={"changes": changes})
+        return changes
+
+    def enable(self, *, actor=None) -> dict:
+        return self.update_from({"active": True}, actor=actor)
+
+    def disable(self, *, actor=None) -> dict:
+        return self.update_from({"active": False}, actor=actor)
+
+    def auto_disable(self, reason: str) -> bool:
+        """Disable after a permanent failure (410, Slack/Discord 404). Returns False if it was
+        already inactive (the conditional UPDATE makes concurrent deliveries disable it once)."""
+        with transaction.atomic():
+            n = Webhook.objects.filter(pk=self.pk, active=True).update(
+                active=False, disabled_reason=reason[:500], updated_at=timezone.now()
+            )
+            if n != 1:
+                return False
+            self.active, self.disabled_reason = False, reason[:500]
+            emit("webhook.disabled", actor="system", target=self,
+                 data={"reason": reason, "url": self.url})
+        return True
+
+    @transaction.atomic
+    def remove(self, *, actor=None) -> None:
+        emit("webhook.deleted", actor=actor, target=self, data=self.audit_data())
+        self.delete()
+
+    def sample_envelope(self, event: str = "webhook.test", data: dict | None = None) -> dict:
+        return {
+            "id": "msg_" + uuid.uuid4().hex,
+            "event": event,
+            "timestamp": timezone.now().isoformat(),
+            "data": data if data is not None else {"message": "Test delivery from the Operator"},
+        }
+
+    def render(self, envelope: dict) -> tuple[dict, list[str]]:
+        """(payload, limit warnings) this webhook's format makes of envelope."""
+        from .webhook_formats import build
+
+        return build(self.format, envelope, _render_message)
+
+    def send_test(self, *, actor=None) -> WebhookDelivery:
+        """One synchronous attempt of a test event, also when inactive; never retried."""
+        envelope = self.sample_envelope()
+        delivery = WebhookDelivery.objects.create(
+            webhook=self, message_id=envelope["id"], event=envelope["event"], payload=envelope,
+            status="delivering", is_test=True, claimed_at=timezone.now(),
+        )
+        delivery.attempt_now()
+        return delivery
+
+
+class WebhookDelivery(models.Model):
+    """One message to one webhook: the outbox row, its retry state and its last attempt."""
+
+    STATUSES = [
+        ("pending", "Pending"), ("delivering", "Delivering"),
+        ("succeeded", "Succeeded"), ("failed", "Failed"),
+    ]
+    # A claim older than this is a worker that died mid-request (timeout is 10 s).
+    STALE_CLAIM_SECONDS = 120
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    # `webhook-id`: the same on every retry and redelivery, so receivers can deduplicate.
+    message_id = models.CharField(max_length=40)
+    event = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)  # the envelope {id, event, timestamp, data}
+    status = models.CharField(max_length=16, choices=STATUSES, default="pending")
+    attempt = models.IntegerField(default=0)  # attempts made so far
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.IntegerField(null=True, blank=True)
+    latency_ms = models.IntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)  # first 4 KB
+    error = models.TextField(blank=True)
+    is_test = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            # The beat sweep: pending rows whose next attempt is due.
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            # A webhook's delivery log, newest first.
+            models.Index(fields=["webhook", "-created_at"], name="delivery_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.webhook_id} ({self.status})"
+
+    @classmethod
+    def fan_out(cls, event) -> list[WebhookDelivery]:
+        """emit() subscriber: one pending delivery per matching active webhook, written in the
+        emitting transaction (an outbox) and handed to Celery after commit."""
+        if event.action in NEVER_DELIVERED:
+            return []
+        hooks = [h for h in Webhook.objects.filter(active=True) if h.matches(event.action)]
+        if not hooks:
+            return []
+        envelope_data = {
+            "actor": event.actor,
+            "target": {"type": event.target_type, "id": event.target_id},
+            **(event.data or {}),
+        }
+        now = timezone.now()
+        rows = []
+        for hook in hooks:
+            msg_id = "msg_" + uuid.uuid4().hex
+            rows.append(cls(
+                webhook=hook, message_id=msg_id, event=event.action, next_attempt_at=now,
+                payload={"id": msg_id, "event": event.action, "timestamp": event.ts.isoformat(),
+                         "data": envelope_data},
+            ))
+        created = cls.objects.bulk_create(rows)
+        if any(r.pk is None for r in created):  # backends without RETURNING
+            created = list(cls.objects.filter(message_id__in=[r.message_id for r in rows]))
+        for row in created:
+            row.enqueue()
+        return created
+
+    def enqueue(self) -> None:
+        from .tasks import deliver_webhook
+
+        pk = self.pk
+        transaction.on_commit(lambda: _send_task(deliver_webhook, pk))
+
+    @classmethod
+    def claim(cls, pk: int) -> bool:
+        """Atomically take a due pending delivery; True if we got it (a conditional UPDATE:
+        of two workers racing for the row, exactly one sees 1)."""
+        now = timezone.now()
+        with transaction.atomic():
+            _relaxed_commit()
+            return cls.objects.filter(
+                pk=pk, status="pending", next_attempt_at__lte=now
+            ).update(status="delivering", claimed_at=now) == 1
+
+    @classmethod
+    def deliver_one(cls, pk: int) -> bool:
+        """Claim and attempt delivery pk; returns whether an attempt was made."""
+        if not cls.claim(pk):
+            return False
+        delivery = cls.objects.select_related("webhook").get(pk=pk)
+        if not delivery.webhook.active:
+            # Disabled since the row was written: it waits, due, until the webhook is enabled.
+            cls.objects.filter(pk=pk).update(status="pending", claimed_at=None)
+            return False
+        delivery.attempt_now()
+        return True
+
+    @classmethod
+    def due_ids(cls, limit: int = 500) -> list[int]:
+        return list(
+            cls.objects.filter(
+                status="pending", next_attempt_at__lte=timezone.now(), webhook__active=True
+            ).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+        )
+
+    @classmethod
+    def release_stale_claims(cls) -> int:
+        """Put back deliveries whose worker died mid-attempt; returns how many."""
+        cutoff = timezone.now() - timedelta(seconds=cls.STALE_CLAIM_SECONDS)
+        return cls.objects.filter(
+            status="delivering", claimed_at__lt=cutoff, is_test=False
+        ).update(status="pending", claimed_at=None, next_attempt_at=timezone.now())
+
+    def request(self) -> tuple[bytes, dict[str, str]]:
+        """The exact body and headers of the next attempt."""
+        import json
+
+        from .webhook_protocol import sign
+
+        payload, _ = self.webhook.render(self.payload)
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        timestamp = int(timezone.now().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"Operator-Webhooks/{settings.OPERATOR_VERSION}",
+            "X-Operator-Event": self.event,
+            "webhook-id": self.message_id,
+            "webhook-timestamp": str(timestamp),
+        }
+        secret = self.webhook.signing_secret()
+        if secret:
+            headers["webhook-signature"] = sign(secret, self.message_id, timestamp, body)
+        return body, headers
+
+    def attempt_now(self) -> None:
+        """Make one attempt (the row is claimed: status delivering) and record its outcome."""
+        from operator_site.lib import http
+
+        from .keyring import DecryptError
+
+        response, error, permanent = None, "", False
+        try:
+            body, headers = self.request()
+            response = http.post(self.webhook.url, data=body, headers=headers)
+        except http.UnsafeURL as e:
+            error, permanent = str(e), True
+        except http.HttpError as e:
+            error = str(e)
+        except DecryptError as e:
+            error, permanent = f"Signing secret: {e}", True
+        self.record_attempt(response, error, permanent=permanent)
+
+    def record_attempt(self, response, error: str = "", *, permanent: bool = False) -> None:
+        from .webhook_protocol import parse_retry_after, retry_delay
+
+        now = timezone.now()
+        hook = self.webhook
+        self.attempt += 1
+        self.claimed_at = None
+        self.error = error
+        self.response_status = response.status if response else None
+        self.latency_ms = response.latency_ms if response else None
+        self.response_body = (
+            response.body[:4096].decode("utf-8", errors="replace") if response else ""
+        )
+        ok = response is not None and 200 <= response.status < 300
+        disable_reason = ""
+        if response is not None and not ok:
+            self.error = f"HTTP {response.status}"
+            if 300 <= response.status < 400:
+                self.error += " (redirects are not followed)"
+            gone = response.status == 410 or (
+                response.status == 404 and hook.format in ("slack", "discord")
+            )
+            if gone:
+                permanent = True
+                disable_reason = (
+                    f"HTTP {response.status} from the receiver on {now:%Y-%m-%d %H:%M} UTC: "
+                    "it no longer accepts deliveries."
+                )
+        if ok:
+            self.status, self.next_attempt_at = "succeeded", None
+        elif permanent or self.is_test:
+            self.status, self.next_attempt_at = "failed", None
+        else:
+            retry_after = None
+            if response is not None and response.status in (429, 503):
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+            delay = retry_delay(self.attempt, retry_after=retry_after)
+            if delay is None:
+                self.status, self.next_attempt_at = "failed", None
+            else:
+                self.status = "pending"
+                self.next_attempt_at = now + timedelta(seconds=delay)
+        with transaction.atomic():  # one commit for the delivery and its webhook's summary
+            _relaxed_commit()
+            self.save(update_fields=[
+                "attempt", "claimed_at", "error", "response_status", "latency_ms",
+                "response_body", "status", "next_attempt_at", "updated_at",
+            ])
+            Webhook.objects.filter(pk=hook.pk).update(
+                consecutive_failures=0 if ok else models.F("consecutive_failures") + 1,
+                last_delivery_status="succeeded" if ok else "failed",
+                last_delivery_at=now,
+            )
+        if disable_reason and not self.is_test:
+            hook.auto_disable(disable_reason)
+
+    @transaction.atomic
+    def redeliver(self) -> WebhookDelivery:
+        """A new delivery of the same message (same webhook-id), due now."""
+        copy = WebhookDelivery.objects.create(
+            webhook=self.webhook, message_id=self.message_id, event=self.event,
+            payload=self.payload, next_attempt_at=timezone.now(),
+        )
+        copy.enqueue()
+        return copy
+
+
+def _relaxed_commit() -> None:
+    """PostgreSQL: don't wait for the WAL flush when this transaction commits.
+
+    Only for a delivery's own bookkeeping (claim, outcome): a crash can lose the last few ms of
+    it, which at worst sends a message once more, with the same webhook-id receivers dedupe
+    on (webhooks are at-least-once anyway). It doubles deliveries/s per worker.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _send_task(task, pk: int) -> None:
+    """Hand a delivery to Celery; a broker outage only delays it (the beat sweep re-finds it)."""
+    import logging
+
+    try:
+        task.delay(pk)
+    except Exception:  # noqa: BLE001 - any broker error: the row is the truth
+        logging.getLogger(__name__).warning("could not enqueue delivery %s; beat will retry", pk)
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+SECRET_NAME_RE = r"^[A-Za-z0-9_]{1,64}$"
+
+
+class Secret(models.Model):
+    """A named value encrypted with the secrets key ring; the plaintext is only ever revealed."""
+
+    name = models.CharField(
+        max_length=64, unique=True,
+        validators=[RegexValidator(SECRET_NAME_RE, "1–64 letters, digits or underscores.")],
+    )
+    label = models.CharField(max_length=200, blank=True)
+    ciphertext = models.TextField()
+    key_id = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_revealed_at = models.DateTimeField(null=True, blank=True)
+    last_revealed_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return "/settings/#secrets"
+
+    @property
+    def audit_id(self) -> str:
+        return self.name
+
+    @classmethod
+    @transaction.atomic
+    def put(cls, name: str, value: str, label: str | None = None, *, actor=None):
+        """Create or update; the label is kept unless given. Returns (secret, created)."""
+        from . import keyring
+
+        ciphertext, key = keyring.encrypt(value)
+        secret = cls.objects.select_for_update().filter(name=name).first()
+        created = secret is None
+        if created:
+            secret = cls(name=name, label=label or "")
+        elif label is not None:
+            secret.label = label
+        secret.ciphertext, secret.key_id = ciphertext, key
+        secret.save()
+        emit("secret.created" if created else "secret.updated", actor=actor, target=secret,
+             data={"name": secret.name, "label": secret.label})
+        return secret, created
+
+    @transaction.atomic
+    def reveal(self, *, actor=None) -> str:
+        from . import keyring
+
+        value = keyring.decrypt(self.ciphertext)
+        self.last_revealed_at = timezone.now()
+        self.last_revealed_by = getattr(actor, "get_username", lambda: str(actor or ""))()[:150]
+        self.save(update_fields=["last_revealed_at", "last_revealed_by"])
+        emit("secret.revealed", actor=actor, target=self, data={"name": self.name})
+        return value
+
+    @transaction.atomic
+    def remove(self, *, actor=None) -> None:
+        emit("secret.deleted", actor=actor, target=self, data={"name": self.name, "label": self.label})
+        self.delete()

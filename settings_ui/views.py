@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -8,16 +9,28 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from operator_site.lib.views import htmx_partial, staff_required
 
 from .backups import BackupError, RestoreRefused
+from .filters import WebhookFilter
 from .forms import (
     BackupCreateForm,
     BackupScheduleForm,
     GeneralSettingsForm,
     RestoreForm,
     RetentionForm,
+    SecretForm,
     TokenForm,
     UploadForm,
+    WebhookForm,
 )
-from .models import ApiToken, Backup, OperatorSettings, RetentionPolicy, SweepRun
+from .models import (
+    ApiToken,
+    Backup,
+    OperatorSettings,
+    RetentionPolicy,
+    Secret,
+    SweepRun,
+    Webhook,
+    WebhookDelivery,
+)
 from .retention import sweep
 
 
@@ -28,6 +41,11 @@ def _page_context(request: HttpRequest, **overrides) -> dict:
         "tokens": ApiToken.objects.filter(user=request.user),
         "token_form": TokenForm(),
         "new_token": None,
+        "webhooks": WebhookFilter(request.GET, Webhook.objects.all()).qs,
+        "webhook_form": WebhookForm(),
+        "selected_webhook": _selected_webhook(request),
+        "secrets": Secret.objects.all(),
+        "secret_form": SecretForm(),
     }
     if "backups" not in overrides:
         ctx.update(_backups_context())
@@ -35,6 +53,15 @@ def _page_context(request: HttpRequest, **overrides) -> dict:
         ctx.update(_retention_context())
     ctx.update(overrides)
     return ctx
+
+
+def _selected_webhook(request: HttpRequest) -> Webhook | None:
+    """?webhook=<code> (timeline links): that row is highlighted and its log shown."""
+    code = request.GET.get("webhook", "")
+    try:
+        return Webhook.objects.filter(code=code).first() if code else None
+    except ValidationError:
+        return None
 
 
 def _section(request: HttpRequest, fragment: str, **ctx) -> HttpResponse:
@@ -268,3 +295,130 @@ def retention_run(request: HttpRequest) -> HttpResponse:
         return redirect("/settings/#retention")
     return _section(request, "settings_ui/_retention.html",
                     **_retention_context(retention_result=run))
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+WEBHOOKS = "settings_ui/_webhooks.html"
+
+
+def _webhooks_done(request: HttpRequest, msg: str, **ctx) -> HttpResponse:
+    if not htmx_partial(request):
+        messages.success(request, msg)
+        return redirect("/settings/#webhooks")
+    return _section(request, WEBHOOKS, webhooks_saved=msg, **ctx)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def webhooks_section(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = WebhookForm(request.POST)
+        if form.is_valid():
+            hook = Webhook.create_from({**form.cleaned_data, "active": True}, actor=request.user)
+            return _webhooks_done(request, f"Webhook {hook} added.")
+        return _section(request, WEBHOOKS, webhook_form=form)
+    return _section(request, WEBHOOKS)
+
+
+@staff_required
+@require_POST
+def webhook_toggle(request: HttpRequest, code) -> HttpResponse:
+    hook = get_object_or_404(Webhook, code=code)
+    if hook.active:
+        hook.disable(actor=request.user)
+        return _webhooks_done(request, f"Webhook {hook} disabled.")
+    hook.enable(actor=request.user)
+    return _webhooks_done(request, f"Webhook {hook} enabled.")
+
+
+@staff_required
+@require_POST
+def webhook_delete(request: HttpRequest, code) -> HttpResponse:
+    hook = get_object_or_404(Webhook, code=code)
+    name = str(hook)
+    hook.remove(actor=request.user)
+    return _webhooks_done(request, f"Webhook {name} deleted.")
+
+
+@staff_required
+@require_POST
+def webhook_test(request: HttpRequest, code) -> HttpResponse:
+    """One synchronous test delivery; the result is shown inline in the webhook's row."""
+    hook = get_object_or_404(Webhook, code=code)
+    delivery = hook.send_test(actor=request.user)
+    if not htmx_partial(request):
+        level = messages.success if delivery.status == "succeeded" else messages.error
+        level(request, f"Test of {hook}: {delivery.error or delivery.response_status}")
+        return redirect(f"/settings/?webhook={hook.code}#webhooks")
+    return render(request, "settings_ui/_webhook_test_result.html", {"delivery": delivery})
+
+
+@staff_required
+def webhook_deliveries(request: HttpRequest, code) -> HttpResponse:
+    hook = get_object_or_404(Webhook, code=code)
+    if not htmx_partial(request):
+        return redirect(f"/settings/?webhook={hook.code}#webhooks")
+    return render(request, "settings_ui/_webhook_deliveries.html", {"hook": hook})
+
+
+@staff_required
+@require_POST
+def webhook_redeliver(request: HttpRequest, code, delivery) -> HttpResponse:
+    hook = get_object_or_404(Webhook, code=code)
+    original = get_object_or_404(WebhookDelivery, webhook=hook, code=delivery)
+    original.redeliver()
+    if not htmx_partial(request):
+        messages.success(request, "Redelivery queued.")
+        return redirect(f"/settings/?webhook={hook.code}#webhooks")
+    return render(request, "settings_ui/_webhook_deliveries.html",
+                  {"hook": hook, "redelivered": True})
+
+
+@staff_required
+def webhook_preview(request: HttpRequest, code) -> HttpResponse:
+    """The exact payload this webhook's format sends for a sample chain.failed event."""
+    import json
+
+    from .api import webhook_preview as preview
+
+    hook = get_object_or_404(Webhook, code=code)
+    result = preview(hook, "chain.failed")
+    ctx = {"hook": hook, "preview": result,
+           "payload_json": json.dumps(result["payload"], indent=2, ensure_ascii=False)}
+    if not htmx_partial(request):
+        return redirect(f"/settings/?webhook={hook.code}#webhooks")
+    return render(request, "settings_ui/_webhook_preview.html", ctx)
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+SECRETS = "settings_ui/_secrets.html"
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def secrets_section(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = SecretForm(request.POST)
+        if form.is_valid():
+            Secret.put(**form.cleaned_data, actor=request.user)
+            msg = f"Secret {form.cleaned_data['name']} stored."
+            if not htmx_partial(request):
+                messages.success(request, msg)
+                return redirect("/settings/#secrets")
+            return _section(request, SECRETS, secrets_saved=msg)
+        return _section(request, SECRETS, secret_form=form)
+    return _section(request, SECRETS)
+
+
+@staff_required
+@require_POST
+def secret_delete(request: HttpRequest, name: str) -> HttpResponse:
+    secret = get_object_or_404(Secret, name=name)
+    secret.remove(actor=request.user)
+    msg = f"Secret {name} deleted."
+    if not htmx_partial(request):
+        messages.success(request, msg)
+        return redirect("/settings/#secrets")
+    return _section(request, SECRETS, secrets_saved=msg)

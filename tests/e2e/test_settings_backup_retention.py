@@ -58,7 +58,7 @@ def test_retention_inline_error_save_and_dry_run(staff_page):
     assert RetentionPolicy.objects.get(kind="audit_events").ttl_days == 14
     page.click("#retention-run button:has-text('Preview')")
     expect(page.locator("#retention-result")).to_contain_text("Dry run: would delete 0 rows")
-    expect(page.locator("#retention-result")).to_contain_text("Terminal messages: not available")
+    expect(page.locator("#retention-result")).to_contain_text("Terminal messages: 0")
     page.click("#retention-run button:has-text('Run Now')")
     expect(page.locator("#retention-result")).to_contain_text("Deleted 0 rows")
     expect(page.locator("#sweeps-table tbody tr")).to_have_count(2)

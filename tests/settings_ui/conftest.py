@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fixtures.receiver import receiver  # noqa: F401 - the local HTTP receiver fixture
+
 
 @pytest.fixture(autouse=True)
 def backup_dir(settings, tmp_path):

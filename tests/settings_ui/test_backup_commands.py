@@ -90,7 +90,7 @@ def test_prune_keeps_the_newest_n():
 
 def test_retention_sweep_command():
     out, _ = run("retention_sweep", "--dry-run")
-    assert "would delete" in out and "not available" in out
+    assert "would delete" in out and "Terminal messages" in out
     out, _ = run("retention_sweep")
     assert "deleted" in out and SweepRun.objects.count() == 2
 

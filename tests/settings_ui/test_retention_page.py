@@ -26,7 +26,7 @@ def test_the_fragment_lists_every_kind(alice_client):
     assert html.lstrip().startswith('<div id="retention-section"')
     for spec in KINDS.values():
         assert spec.label in html
-    assert "not available" in html  # coordination/chains models are not there yet
+    assert "not available" not in html  # every kind's model exists now
 
 
 def test_the_section_requires_staff(anon_client, bob_client):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from django.db import transaction
@@ -14,10 +13,10 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from observability import exports
 from operator_site.lib.api import Conflict, PreconditionFailed, StrictFieldsMixin
 from settings_ui.models import OperatorSettings
 
-from .csv_safe import csv_lines
 from .filters import ChainFilter
 from .models import BULK_MAX, Chain, Session, normalize_project, sanitize_branch
 
@@ -342,20 +341,11 @@ class ChainViewSet(
             "project_dir", "branch", "restarted_from",
         )
         rows = (_export_row(c) for c in qs.iterator(chunk_size=2000))
-        if fmt == "csv":
-            body = csv_lines(EXPORT_COLUMNS, rows)
-            resp = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
-        else:
-            resp = StreamingHttpResponse(_json_array(rows), content_type="application/json")
+        # The same streaming encoders (and CSV formula escaping) as every other export.
+        resp = StreamingHttpResponse(
+            exports.encode(fmt, EXPORT_COLUMNS, rows), content_type=exports.FORMATS[fmt][0]
+        )
         resp["Content-Disposition"] = f'attachment; filename="chains.{fmt}"'
         return resp
 
-
-def _json_array(rows):
-    yield "["
-    first = True
-    for row in rows:
-        yield ("" if first else ",") + json.dumps(dict(zip(EXPORT_COLUMNS, row, strict=True)))
-        first = False
-    yield "]"
 

@@ -60,13 +60,13 @@ def _plain(value: Any) -> Any:
 def escape_cell(value: Any) -> str | int | float:
     """One CSV cell: None → "", objects → compact JSON, and text that a spreadsheet would run
     as a formula gets a leading apostrophe. Numbers stay numbers (a real -5 is not a formula)."""
-    value = _plain(value)
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return value
+    if isinstance(value, (int, float, decimal.Decimal)):
+        return value  # money stays numeric: a real -1.50 is not a formula
+    value = _plain(value)
     if isinstance(value, (dict, list, tuple)):
         value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     value = str(value)

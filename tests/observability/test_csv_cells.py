@@ -1,4 +1,4 @@
-"""chains.csv_safe: spreadsheet-safe CSV cells (pure, no database)."""
+"""observability.exports CSV cells: spreadsheet-safe (pure, no database)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chains.csv_safe import csv_lines, escape_cell
+from observability.exports import csv_chunks as csv_lines
+from observability.exports import escape_cell
 
 
 @pytest.mark.parametrize("raw,out", [

@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from chains import api as chains_api
 from observability import api as observability_api
 from settings_ui import api as settings_api
 
@@ -21,6 +22,7 @@ router.register("audit", observability_api.AuditEventViewSet, basename="audit")
 # --- coordination ---
 
 # --- chains ---
+router.register("chains", chains_api.ChainViewSet, basename="chains")
 
 api_patterns = [
     path("health/", observability_api.health_view, name="health"),

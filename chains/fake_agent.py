@@ -21,7 +21,7 @@ Scenarios:
   noop          immediately COMPLETE with zero cost (benchmarks)
 Options: --cost USD per session, --turns N, --write FILE (create/append a file in the cwd),
 --echo-env NAME (print that variable), --claude (speak Claude Code's stream-json instead),
---argv-file FILE (record argv, for tests).
+--argv-file FILE / --prompt-file FILE (record argv / prompts, for tests).
 """
 
 from __future__ import annotations
@@ -82,12 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--echo-env")
     ap.add_argument("--claude", action="store_true")
     ap.add_argument("--argv-file")
+    ap.add_argument("--prompt-file")
     args, _unknown = ap.parse_known_args(argv)
 
     if args.argv_file:
         with open(args.argv_file, "a") as f:
             f.write(json.dumps(sys.argv[1:] if argv is None else argv) + "\n")
     prompt = sys.stdin.read()
+    if args.prompt_file:
+        with open(args.prompt_file, "a") as f:
+            f.write(prompt + "\n=====\n")
     followup = FOLLOWUP_MARKER in prompt
     session = session_index(prompt)
     task_m = re.search(r"# Task\n(.+)", prompt)

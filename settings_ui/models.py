@@ -5,13 +5,16 @@ import secrets
 import uuid
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
 from django.utils import timezone
 
 from observability.events import emit
 
 MODEL_CHOICES = [("haiku", "Haiku"), ("sonnet", "Sonnet"), ("opus", "Opus")]
+AGENT_BACKEND_CHOICES = [("claude", "Claude Code CLI"), ("command", "Command template")]
+# "VAR=secret_name" pairs, comma separated: secrets handed to chain agents as environment variables.
+AGENT_ENV_RE = r"^\s*([A-Za-z_][A-Za-z0-9_]*\s*=\s*[A-Za-z0-9_]{1,64}\s*(,\s*|$))*$"
 
 
 def _ranged(field_cls, default, low, high, help_text=""):
@@ -43,6 +46,21 @@ class OperatorSettings(models.Model):
         models.FloatField, 10.0, 0, 100, "Budget per worker in USD, 0–100"
     )
     max_pool_terminals = _ranged(models.IntegerField, 8, 2, 64, "Terminals in the pool, 2–64")
+    agent_backend = models.CharField(
+        max_length=16, choices=AGENT_BACKEND_CHOICES, default="claude",
+        help_text="What runs chain sessions: the Claude Code CLI or a command template",
+    )
+    agent_command = models.CharField(
+        max_length=1000, blank=True, default="",
+        help_text="Command template (prompt on stdin), or the claude executable; "
+        "placeholders {model} {max_turns} {budget_usd} {project_dir} {python} {fake_agent}",
+    )
+    agent_env = models.CharField(
+        max_length=1000, blank=True, default="",
+        validators=[RegexValidator(AGENT_ENV_RE, "Comma-separated VAR=secret_name pairs.")],
+        help_text="Secrets given to every chain agent as environment variables: "
+        "VAR=secret_name, comma separated (e.g. ANTHROPIC_API_KEY=anthropic_key)",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

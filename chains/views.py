@@ -12,9 +12,9 @@ from django.views.decorators.http import require_POST
 
 from operator_site.lib.views import htmx_partial, staff_required
 
+from . import runner
 from .filters import ChainFilter
 from .forms import ChainEditForm
-from . import runner
 from .models import BULK_MAX, Chain, ChainRun, OutputChunk
 
 PAGE_SIZE = 25

@@ -39,7 +39,7 @@ def test_it_starts_from_the_page(alice_client, command_backend):
     assert ChainRun.objects.filter(pk=chain.pk).exists()
     html = alice_client.get(f"/chains/{chain.pk}/").content.decode()
     assert 'id="start-chain"' not in html
-    assert 'hx-get="/chains/%s/output/"' % chain.pk in html
+    assert f'hx-get="/chains/{chain.pk}/output/"' in html
 
 
 @pytest.mark.django_db

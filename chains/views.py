@@ -166,7 +166,9 @@ def _output_context(chain: Chain) -> dict:
     return {
         "run": run, "can_start": False, "output_text": text,
         "output_session": None if latest is None else latest + 1,
-        "elapsed": elapsed, "live": chain.is_running and run.finished_at is None,
+        # An aborted chain keeps polling until its runner has stopped the agent and said so.
+        "elapsed": elapsed,
+        "live": run.finished_at is None and (chain.is_running or bool(run.claim)),
     }
 
 

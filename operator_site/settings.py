@@ -202,6 +202,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "observability-heartbeat": {"task": "observability.tasks.heartbeat", "schedule": 30.0},
     "chains-sweep-runners": {"task": "chains.tasks.sweep_chain_runners", "schedule": 30.0},
+    "coordination-tick": {"task": "coordination.tasks.tick", "schedule": 10.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -46,6 +46,19 @@ class OperatorSettings(models.Model):
         models.FloatField, 10.0, 0, 100, "Budget per worker in USD, 0–100"
     )
     max_pool_terminals = _ranged(models.IntegerField, 8, 2, 64, "Terminals in the pool, 2–64")
+    max_task_retries = _ranged(
+        models.IntegerField, 3, 1, 20, "Failed attempts before a task is dead-lettered, 1–20"
+    )
+    assignment_strategy = models.CharField(
+        max_length=16,
+        choices=[
+            ("round-robin", "Round-robin"),
+            ("capability", "Capability"),
+            ("least-loaded", "Least-loaded"),
+        ],
+        default="round-robin",
+        help_text="How claims pick work for a worker",
+    )
     agent_backend = models.CharField(
         max_length=16, choices=AGENT_BACKEND_CHOICES, default="claude",
         help_text="What runs chain sessions: the Claude Code CLI or a command template",

@@ -290,13 +290,15 @@ class _SessionRun:
             return _end(chain, self.claim, Chain.Status.MAX_CONTINUATIONS)
         if chain.cost_usd >= chain.max_budget_usd:
             return self._budget_spent()
-        blocked = limits.before_session(chain)
-        if blocked:
-            return _end(chain, self.claim, Chain.Status.ABORTED, blocked)
-
         cfg = OperatorSettings.load()
         index = chain.session_count
         writer = OutputWriter(chain.pk, index, self.claim)
+        blocked = limits.before_session(chain, wait=writer.wait, note=writer.note)
+        if blocked == limits.ABORTED:
+            return self._aborted(writer)
+        if blocked:
+            writer.note(blocked)
+            return _end(chain, self.claim, Chain.Status.ABORTED, blocked)
         try:
             secrets = resolve_secrets({**parse_env_spec(cfg.agent_env), **(self.run.env or {})})
         except LookupError as e:
@@ -361,7 +363,7 @@ class _SessionRun:
             )
         if session is None:  # aborted between the end of the agent and the record
             return self._aborted(writer)
-        limits.after_session(chain, totals.cost_usd, totals.input_tokens + totals.output_tokens)
+        limits.after_session(chain, totals.cost_usd, totals.input_tokens, totals.output_tokens)
         self._commit(writer, index, handoff, cfg.auto_push)
 
         if result.error_kind == agents.FATAL:

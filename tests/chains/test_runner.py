@@ -363,3 +363,65 @@ def test_it_stops_the_agent_process_on_abort(tmp_path):
     assert chain.status == "aborted" and chain.session_count == 0
     assert ChainRun.objects.get(pk=chain.pk).finished_at is not None
     assert "[operator] aborted" in output(chain)
+
+
+@pytest.mark.django_db
+def test_it_puts_session_costs_on_the_global_ledger():
+    from coordination.models import CoordinatorState
+
+    drive(start("complete --sessions 2 --cost 0.25"))
+    assert CoordinatorState.load().global_cost_usd == pytest.approx(0.5)
+
+
+@pytest.mark.django_db
+def test_it_does_not_start_a_session_over_the_global_budget():
+    from coordination.models import CoordinatorState
+
+    state = CoordinatorState.load()
+    CoordinatorState.objects.filter(pk=state.pk).update(global_exceeded=True, global_cost_usd=60)
+    chain = drive(start("complete"))
+    assert chain.status == "aborted" and chain.session_count == 0
+    assert chain.run.last_error.startswith("global budget exceeded")
+
+
+@pytest.mark.django_db
+def test_it_emits_budget_exceeded_when_sessions_spend_the_global_budget():
+    cfg = OperatorSettings.load()
+    cfg.coord_global_budget_usd = 1.0
+    cfg.save()
+    chain = drive(start("continue --cost 0.6", max_continuations=5, max_budget_usd=Decimal("10")))
+    assert AuditEvent.objects.filter(action="budget.exceeded").exists()
+    assert chain.status == "aborted" and chain.session_count == 2
+    assert chain.run.last_error.startswith("global budget exceeded")
+
+
+@pytest.mark.django_db
+def test_it_waits_for_the_shared_rate_limiter(monkeypatch):
+    from coordination.models import RateLimitState
+
+    cfg = OperatorSettings.load()
+    cfg.coord_max_requests_per_minute = 1
+    cfg.save()
+    assert RateLimitState.acquire()["granted"]  # the bucket is now empty
+    waits = []
+
+    def fake_wait(self, seconds):
+        waits.append(seconds)
+        RateLimitState.objects.update(requests=5)  # time passes, the bucket refills
+        return True
+
+    monkeypatch.setattr(runner.OutputWriter, "wait", fake_wait)
+    chain = drive(start("complete"))
+    assert chain.status == "complete"
+    assert len(waits) == 1 and 0 < waits[0] <= 30
+    assert "waiting for the shared rate limiter" in output(chain)
+
+
+@pytest.mark.django_db
+def test_a_429_feeds_the_adaptive_limiter(tmp_path):
+    from coordination.models import RateLimitState
+
+    chain = drive(start(f"transient --failures 3 --state {tmp_path / 'n'}"))
+    assert chain.status == "complete"
+    assert RateLimitState.peek()["adaptive_state"] == "backing-off"
+    assert AuditEvent.objects.filter(action="rate.adjusted").exists()

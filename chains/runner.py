@@ -101,8 +101,11 @@ def check_start_input(*, project_dir: str, max_budget_usd, backend: str | None) 
     return backend
 
 
-def start_chain(chain: Chain, *, actor=None, backend: str | None = None, env: dict | None = None) -> ChainRun:
-    """Start running `chain` on the workers. Raises StartRefused (400 input / 409 state)."""
+def start_chain(chain: Chain, *, actor=None, backend: str | None = None, env: dict | None = None,
+                enqueue: bool = True) -> ChainRun:
+    """Start running `chain` on the workers. Raises StartRefused (400 input / 409 state).
+
+    enqueue=False leaves the sessions to the caller (`run_chain --here`) or to the sweep."""
     backend = check_start_input(
         project_dir=chain.project_dir, max_budget_usd=chain.max_budget_usd, backend=backend
     )
@@ -124,7 +127,8 @@ def start_chain(chain: Chain, *, actor=None, backend: str | None = None, env: di
             raise StartRefused("Chain has already been started.")
         emit("chain.started", actor=actor, target=locked,
              data={"backend": backend, "task": locked.task[:200], "project_dir": locked.project_dir})
-        _enqueue_on_commit(chain.pk)
+        if enqueue:
+            _enqueue_on_commit(chain.pk)
     return run
 
 

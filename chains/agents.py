@@ -149,6 +149,17 @@ class SpawnError(Exception):
     """The executable could not be started (missing, not executable): a fatal error."""
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the worker that started us dies (Linux), so a
+    killed worker leaves no orphan agent working on the project behind the resumed chain."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _stop(proc: subprocess.Popen, grace: float) -> None:
     """SIGTERM the process group, then SIGKILL after `grace` seconds."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
@@ -185,6 +196,7 @@ def run_process(
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=cwd or None, env=env, start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             text=True, encoding="utf-8", errors="replace", bufsize=1,
         )
     except FileNotFoundError as e:

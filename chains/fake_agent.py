@@ -20,7 +20,7 @@ Scenarios:
                 --ignore-term to force the SIGKILL path)
   noop          immediately COMPLETE with zero cost (benchmarks)
 Options: --cost USD per session, --turns N, --write FILE (create/append a file in the cwd),
---echo-env NAME (print that variable), --claude (speak Claude Code's stream-json instead),
+--echo-env NAME (print that variable), --sleep S (take S seconds), --claude (speak Claude Code's stream-json instead),
 --argv-file FILE / --prompt-file FILE (record argv / prompts, for tests).
 """
 
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--claude", action="store_true")
     ap.add_argument("--argv-file")
     ap.add_argument("--prompt-file")
+    ap.add_argument("--sleep", type=float, default=0.0)
     args, _unknown = ap.parse_known_args(argv)
 
     if args.argv_file:
@@ -161,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.interval)
         return finish(handoff(True, session, task))
     say(f"Session {session + 1}: working on {task[:60]}")
+    if args.sleep:
+        time.sleep(args.sleep)
     if sc == "complete":
         return finish(handoff(session + 1 >= args.sessions, session, task))
     if sc == "continue":

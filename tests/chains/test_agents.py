@@ -240,3 +240,29 @@ def test_it_makes_backends_by_name():
     assert isinstance(make_backend("command", "x"), CommandBackend)
     with pytest.raises(ValueError, match="unknown agent backend"):
         make_backend("gpt", "")
+
+
+def test_the_agent_dies_with_the_worker_that_started_it(tmp_path):
+    import subprocess
+    import time
+    from pathlib import Path
+
+    pidfile = tmp_path / "pid"
+    script = (
+        "from chains.agents import CommandBackend, AgentRequest\n"
+        f"CommandBackend({sys.executable!r} + ' ' + {FAKE!r} + ' slow --interval 0.05 --pidfile {pidfile}')"
+        ".run(AgentRequest(prompt='x'))\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", script], cwd=Path(agents.__file__).parent.parent)
+    for _ in range(200):
+        if pidfile.exists() and pidfile.read_text():
+            break
+        time.sleep(0.05)
+    pid = int(pidfile.read_text())
+    worker.kill()
+    worker.wait()
+    for _ in range(200):
+        if _pid_gone(pid):
+            break
+        time.sleep(0.05)
+    assert _pid_gone(pid)

@@ -149,15 +149,23 @@ class SpawnError(Exception):
     """The executable could not be started (missing, not executable): a fatal error."""
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGKILL when the worker that started us dies (Linux), so a
-    killed worker leaves no orphan agent working on the project behind the resumed chain."""
+def _load_prctl():
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+
+
+_PRCTL = _load_prctl() if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the worker that started us dies (Linux), so a
+    killed worker leaves no orphan agent working on the project behind the resumed chain.
+    prctl is looked up in the parent: the child only makes the call."""
+    _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _stop(proc: subprocess.Popen, grace: float) -> None:
@@ -196,7 +204,7 @@ def run_process(
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=cwd or None, env=env, start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=_die_with_parent if _PRCTL is not None else None,
             text=True, encoding="utf-8", errors="replace", bufsize=1,
         )
     except FileNotFoundError as e:

@@ -425,3 +425,36 @@ def test_a_429_feeds_the_adaptive_limiter(tmp_path):
     assert chain.status == "complete"
     assert RateLimitState.peek()["adaptive_state"] == "backing-off"
     assert AuditEvent.objects.filter(action="rate.adjusted").exists()
+
+
+def _secret_model():
+    from django.apps import apps
+
+    try:
+        return apps.get_model("settings_ui", "Secret")
+    except LookupError:
+        return None
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(_secret_model() is None, reason="needs the secrets store (settings_ui.Secret)")
+def test_it_hands_stored_secrets_to_the_agent_masked():
+    _secret_model().put("anthropic_key", "sk-ant-stored-0123456789")
+    cfg = OperatorSettings.load()
+    cfg.agent_env = "API_KEY=anthropic_key"
+    cfg.save()
+    chain = drive(start("complete --echo-env API_KEY"))
+    assert chain.status == "complete"
+    assert "API_KEY=••••••••" in output(chain)
+    assert "sk-ant-stored" not in output(chain)
+
+
+@pytest.mark.django_db
+def test_it_fails_clearly_when_secrets_are_configured_without_a_store_or_secret():
+    cfg = OperatorSettings.load()
+    cfg.agent_env = "API_KEY=no_such_secret"
+    cfg.save()
+    chain = drive(start("complete"))
+    assert chain.status == "failed"
+    assert chain.run.last_error in ("secret not found: no_such_secret",
+                                    "agent secrets are configured but there is no secrets store")

@@ -163,12 +163,15 @@ def _output_context(chain: Chain) -> dict:
     if run.session_started_at and run.finished_at is None:
         secs = int((timezone.now() - run.session_started_at).total_seconds())
         elapsed = f"{secs // 60}:{secs % 60:02d}"
+    live = run.finished_at is None and (chain.is_running or bool(run.claim))
+    silent = bool(live and run.heartbeat_at and (timezone.now() - run.heartbeat_at).total_seconds()
+                  > runner.stale_seconds())
     return {
         "run": run, "can_start": False, "output_text": text,
+        "waiting": live and not run.claim, "silent": silent,
         "output_session": None if latest is None else latest + 1,
         # An aborted chain keeps polling until its runner has stopped the agent and said so.
-        "elapsed": elapsed,
-        "live": run.finished_at is None and (chain.is_running or bool(run.claim)),
+        "elapsed": elapsed, "live": live,
     }
 
 

@@ -104,3 +104,15 @@ def test_it_stops_polling_when_the_run_is_over(alice_client):
     html = alice_client.get(f"/chains/{chain.pk}/output/").content.decode()
     assert "hx-trigger" not in html
     assert "executable not found: claude" in html
+
+
+@pytest.mark.django_db
+def test_it_says_when_the_chain_waits_for_a_worker_or_its_runner_went_silent(alice_client):
+    chain = Chain.create(task="t")
+    run = ChainRun.objects.create(chain=chain, backend="command", heartbeat_at=timezone.now())
+    html = alice_client.get(f"/chains/{chain.pk}/output/").content.decode()
+    assert 'id="run-waiting"' in html and 'id="run-silent"' not in html
+    ChainRun.objects.filter(pk=run.pk).update(
+        claim="abc", heartbeat_at=timezone.now() - timezone.timedelta(minutes=10))
+    html = alice_client.get(f"/chains/{chain.pk}/output/").content.decode()
+    assert 'id="run-waiting"' not in html and 'id="run-silent"' in html

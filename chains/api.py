@@ -26,11 +26,28 @@ from settings_ui.models import OperatorSettings
 from . import runner
 from .csv_safe import csv_lines
 from .filters import ChainFilter
-from .models import BULK_MAX, Chain, ChainRun, OutputChunk, Session, sanitize_branch
+from .models import (
+    BULK_MAX,
+    Chain,
+    ChainRun,
+    OutputChunk,
+    Session,
+    normalize_project,
+    sanitize_branch,
+)
 
 ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 MONEY = {"max_digits": 14, "decimal_places": 6, "coerce_to_string": False}
+
+
+class TextField(serializers.CharField):
+    """A CharField that refuses numbers and other non-strings instead of coercing them."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class SessionSerializer(serializers.ModelSerializer):
@@ -56,17 +73,17 @@ class SessionRecordSerializer(StrictFieldsMixin, serializers.Serializer):
     input_tokens = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
     output_tokens = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
     duration_ms = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
-    handoff = serializers.CharField(
+    handoff = TextField(
         max_length=100_000, required=False, allow_blank=True, trim_whitespace=False, default=""
     )
-    error = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+    error = TextField(max_length=10_000, required=False, allow_blank=True, default="")
     hit_max_turns = serializers.BooleanField(default=False)
 
 
 class ChainSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """The chain as read; only task and metadata are writable (PATCH)."""
 
-    task = serializers.CharField(max_length=10_000)
+    task = TextField(max_length=10_000)
     metadata = serializers.JSONField(allow_null=True, required=False)
     max_budget_usd = serializers.DecimalField(
         max_digits=10, decimal_places=2, read_only=True, coerce_to_string=False
@@ -129,7 +146,7 @@ class ChainDetailSerializer(ChainSerializer):
 class ChainCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     """Body of POST /api/chains/. Missing config fields take the operator settings' defaults."""
 
-    task = serializers.CharField(max_length=10_000)
+    task = TextField(max_length=10_000)
     model = serializers.ChoiceField(choices=Chain.Model.choices, required=False)
     max_turns = serializers.IntegerField(min_value=1, max_value=200, required=False)
     max_continuations = serializers.IntegerField(min_value=1, max_value=20, required=False)
@@ -141,9 +158,9 @@ class ChainCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     branch = serializers.CharField(max_length=500, required=False, allow_blank=True)
     metadata = serializers.JSONField(required=False, allow_null=True)
     start = serializers.BooleanField(default=False, help_text="Run the chain on the workers now.")
-    agent_backend = serializers.CharField(max_length=32, required=False,
-                                          help_text="claude | command (default: settings)")
-    env = serializers.DictField(child=serializers.CharField(max_length=64), required=False,
+    agent_backend = TextField(max_length=32, required=False,
+                              help_text="claude | command (default: settings)")
+    env = serializers.DictField(child=TextField(max_length=64), required=False,
                                 help_text="{ENV_VAR: secret_name} handed to the agent")
 
     def validate_metadata(self, value):
@@ -156,6 +173,9 @@ class ChainCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 
     def validate_branch(self, value):
         return sanitize_branch(value)
+
+    def validate_project_dir(self, value):
+        return normalize_project(value)
 
     def validate(self, attrs):
         defaults = OperatorSettings.load()
@@ -186,8 +206,8 @@ def validate_agent_env(value: dict) -> dict:
 class ChainStartSerializer(StrictFieldsMixin, serializers.Serializer):
     """Body of POST /api/chains/{id}/start/ (all optional)."""
 
-    agent_backend = serializers.CharField(max_length=32, required=False)
-    env = serializers.DictField(child=serializers.CharField(max_length=64), required=False)
+    agent_backend = TextField(max_length=32, required=False)
+    env = serializers.DictField(child=TextField(max_length=64), required=False)
 
     def validate_env(self, value):
         return validate_agent_env(value)
@@ -195,7 +215,7 @@ class ChainStartSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class FinishSerializer(StrictFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=[(s.value, s.label) for s in Chain.FINISHED])
-    error = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+    error = TextField(max_length=10_000, required=False, allow_blank=True, default="")
 
 
 class BulkSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import django_filters
 
-from .models import Chain
+from .models import Chain, normalize_project
 
 ORDERING_FIELDS = (
     ("updated_at", "updated_at"),
@@ -20,7 +20,7 @@ class ChainFilter(django_filters.FilterSet):
 
     q = django_filters.CharFilter(method="filter_q", label="Search task or id")
     status = django_filters.ChoiceFilter(choices=Chain.Status.choices)
-    project = django_filters.CharFilter(field_name="project_dir", label="Project directory")
+    project = django_filters.CharFilter(method="filter_project", label="Project directory")
     model = django_filters.ChoiceFilter(choices=Chain.Model.choices)
     ordering = django_filters.OrderingFilter(fields=ORDERING_FIELDS)
 
@@ -30,6 +30,9 @@ class ChainFilter(django_filters.FilterSet):
 
     def filter_q(self, queryset, name, value):
         return queryset.search(value)
+
+    def filter_project(self, queryset, name, value):
+        return queryset.filter(project_dir=normalize_project(value))
 
     def filter_queryset(self, queryset):
         qs = super().filter_queryset(queryset)

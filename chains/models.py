@@ -7,7 +7,7 @@ import re
 import uuid
 from decimal import Decimal
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Cast, Replace
 from django.utils import timezone
@@ -36,6 +36,12 @@ def human_duration(ms: int) -> str:
     return f"{s} s"
 
 
+def normalize_project(value: str | None) -> str:
+    """One spelling per directory: trimmed, backslashes as /, no trailing slash ("/" stays)."""
+    path = (value or "").strip().replace("\\", "/")
+    return path.rstrip("/") or ("/" if path else "")
+
+
 class ChainQuerySet(models.QuerySet):
     def search(self, q: str | None) -> ChainQuerySet:
         """Case-insensitive substring match over the task or any part of the id; blank q = all.
@@ -50,7 +56,12 @@ class ChainQuerySet(models.QuerySet):
         cond = Q(task__icontains=needle)
         hexed = needle.lower().replace("-", "")
         if hexed and HEX_OR_DASH.match(needle.lower()):
-            qs = self.annotate(
+            if connections[self.db].vendor != "postgresql":
+                # Stored as 32 hex digits: Django's UUID contains-lookup strips the dashes
+                # from the needle and compares the bare column (no per-row REPLACE).
+                return self.filter(cond | Q(id__contains=hexed))
+            # alias(), not annotate(): COUNT(*) then needs no subquery.
+            qs = self.alias(
                 id_hex=Replace(
                     Cast("id", models.TextField()),
                     models.Value("-", output_field=models.TextField()),

@@ -95,7 +95,9 @@ class Command(BaseCommand):
                 )
                 if status in ("failed", "aborted") and n % 2 == 0:
                     chain.refresh_from_db()
-                    chain.restart(actor="seed_demo")
+                    new = chain.restart(actor="seed_demo")
+                    later = min(now, now - ago + timedelta(minutes=rnd.randint(2, 30)))
+                    Chain.objects.filter(pk=new.pk).update(created_at=later, updated_at=later)
                     made += 1
                 made += 1
         self.stdout.write(self.style.SUCCESS(f"Created {made} chains with {sessions} sessions."))

@@ -103,8 +103,8 @@ def task_add(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Task {task.code} added.")
             return redirect(f"/tasks/?task={task.code}")
-    return render(request, "coordination/task_board.html",
-                  _board_context(request, add_form=form), status=400)
+    # 200 like any re-rendered form page: the errors are shown inline next to the fields.
+    return render(request, "coordination/task_board.html", _board_context(request, add_form=form))
 
 
 def _after_action(request: HttpRequest, notice: str, ok: bool = True) -> HttpResponse:

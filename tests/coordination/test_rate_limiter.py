@@ -255,7 +255,7 @@ def test_reported_errors_back_off_and_emit_rate_adjusted():
 @pytest.mark.django_db
 def test_the_tick_recovers_the_shared_limiter():
     now = timezone.now()
-    for i in range(3):
+    for _i in range(3):
         RateLimitState.record_error(now)
     r = RateLimitState.tick(now + timedelta(seconds=31))
     assert r["state"] == "recovering" and r["requests_per_minute"] == 45

@@ -447,3 +447,21 @@ def test_graph_has_edges_and_levels(make_tasks):
     make_tasks("a", {"id": "b", "deps": ["a"]})
     g = graph()
     assert g["edges"] == [{"from": "a", "to": "b"}] and g["levels"] == [["a"], ["b"]]
+
+
+def test_it_explains_rate_limits_and_budget(make_tasks, worker, running):
+    from coordination.models import CoordinatorState, RateLimitState
+
+    OperatorSettings.objects.update_or_create(pk=1, defaults={"coord_max_requests_per_minute": 1})
+    RateLimitState.acquire(0)
+    CoordinatorState.objects.update(global_exceeded=True)
+    why = make_tasks("a").why_not_running()
+    assert "over budget (global)" in why
+    assert any(r.startswith("rate limited (next request in") for r in why)
+
+
+def test_it_explains_an_assigned_task_of_a_silent_worker(make_tasks, worker, running):
+    make_tasks("a")
+    t, _ = Task.claim_for(worker)
+    with time_machine.travel(timezone.now() + timedelta(seconds=100)):
+        assert t.why_not_running() == ["assigned to w1, waiting for it to start (w1 is not live)"]

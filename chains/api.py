@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -17,8 +23,19 @@ from observability import exports
 from operator_site.lib.api import Conflict, PreconditionFailed, StrictFieldsMixin
 from settings_ui.models import OperatorSettings
 
+from . import runner
 from .filters import ChainFilter
-from .models import BULK_MAX, Chain, Session, normalize_project, sanitize_branch
+from .models import (
+    BULK_MAX,
+    Chain,
+    ChainRun,
+    OutputChunk,
+    Session,
+    normalize_project,
+    sanitize_branch,
+)
+
+ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 MONEY = {"max_digits": 14, "decimal_places": 6, "coerce_to_string": False}
 
@@ -95,13 +112,31 @@ class ChainSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return attrs
 
 
+class ChainRunSerializer(serializers.ModelSerializer):
+    """The Operator's runner for a chain (null until the chain is started here)."""
+
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = ChainRun
+        fields = ["backend", "active", "started_at", "finished_at", "heartbeat_at",
+                  "session_started_at", "attempt", "last_error", "env"]
+        read_only_fields = fields
+
+
 class ChainDetailSerializer(ChainSerializer):
     sessions = SessionSerializer(many=True, read_only=True)
     restarts = serializers.SerializerMethodField()
+    run = serializers.SerializerMethodField()
 
     class Meta(ChainSerializer.Meta):
-        fields = [*ChainSerializer.Meta.fields, "sessions", "restarts"]
-        read_only_fields = [*ChainSerializer.Meta.read_only_fields, "sessions", "restarts"]
+        fields = [*ChainSerializer.Meta.fields, "sessions", "restarts", "run"]
+        read_only_fields = [*ChainSerializer.Meta.read_only_fields, "sessions", "restarts", "run"]
+
+    @extend_schema_field(ChainRunSerializer(allow_null=True))
+    def get_run(self, obj):
+        run = ChainRun.objects.filter(pk=obj.pk).first()
+        return ChainRunSerializer(run).data if run else None
 
     def get_restarts(self, obj) -> list[str]:
         return [str(i) for i in obj.restarts.order_by("created_at").values_list("id", flat=True)]
@@ -121,11 +156,19 @@ class ChainCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     project_dir = serializers.CharField(max_length=500, required=False, allow_blank=True)
     branch = serializers.CharField(max_length=500, required=False, allow_blank=True)
     metadata = serializers.JSONField(required=False, allow_null=True)
+    start = serializers.BooleanField(default=False, help_text="Run the chain on the workers now.")
+    agent_backend = TextField(max_length=32, required=False,
+                              help_text="claude | command (default: settings)")
+    env = serializers.DictField(child=TextField(max_length=64), required=False,
+                                help_text="{ENV_VAR: secret_name} handed to the agent")
 
     def validate_metadata(self, value):
         if value is not None and not isinstance(value, dict):
             raise ValidationError("Must be a JSON object or null.")
         return value
+
+    def validate_env(self, value):
+        return validate_agent_env(value)
 
     def validate_branch(self, value):
         return sanitize_branch(value)
@@ -137,7 +180,36 @@ class ChainCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         defaults = OperatorSettings.load()
         for name in ("model", "max_turns", "max_continuations", "max_budget_usd"):
             attrs.setdefault(name, getattr(defaults, name))
+        if not attrs.get("start"):
+            for name in ("agent_backend", "env"):
+                if name in attrs:
+                    raise ValidationError({name: ['Only used with "start": true.']})
+        else:
+            try:
+                attrs["agent_backend"] = runner.check_start_input(
+                    project_dir=attrs.get("project_dir", ""),
+                    max_budget_usd=attrs["max_budget_usd"], backend=attrs.get("agent_backend"),
+                )
+            except runner.StartRefused as e:
+                raise ValidationError({e.field: [e.message]}) from None
         return attrs
+
+
+def validate_agent_env(value: dict) -> dict:
+    for var in value:
+        if not ENV_VAR.match(var):
+            raise ValidationError(f"Not an environment variable name: {var[:60]!r}.")
+    return value
+
+
+class ChainStartSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Body of POST /api/chains/{id}/start/ (all optional)."""
+
+    agent_backend = TextField(max_length=32, required=False)
+    env = serializers.DictField(child=TextField(max_length=64), required=False)
+
+    def validate_env(self, value):
+        return validate_agent_env(value)
 
 
 class FinishSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -205,7 +277,7 @@ class ChainViewSet(
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
 
     def get_serializer_class(self):
-        if self.action in ("retrieve", "partial_update", "restart", "sessions"):
+        if self.action in ("retrieve", "partial_update", "restart", "sessions", "start"):
             return ChainDetailSerializer
         return ChainSerializer
 
@@ -240,8 +312,59 @@ class ChainViewSet(
     def create(self, request, *args, **kwargs):
         ser = ChainCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        chain = Chain.create(actor=request.user, **ser.validated_data)
+        fields = dict(ser.validated_data)
+        start = fields.pop("start")
+        backend, env = fields.pop("agent_backend", None), fields.pop("env", None)
+        with transaction.atomic():
+            chain = Chain.create(actor=request.user, **fields)
+            if start:
+                self._start(chain, request, backend, env)
         return self._with_etag(chain, ChainDetailSerializer(chain).data, status.HTTP_201_CREATED)
+
+    def _start(self, chain, request, backend, env):
+        try:
+            runner.start_chain(chain, actor=request.user, backend=backend, env=env)
+        except runner.StartRefused as e:
+            if e.field:
+                raise ValidationError({e.field: [e.message]}) from None
+            raise Conflict(e.message) from None
+
+    @extend_schema(request=ChainStartSerializer, responses={200: ChainDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        """Run the chain on the workers (400 bad backend/project/budget, 409 not startable)."""
+        chain = self.get_object()
+        ser = ChainStartSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        self._start(chain, request, ser.validated_data.get("agent_backend"),
+                    ser.validated_data.get("env"))
+        chain.refresh_from_db()
+        return self._with_etag(chain, ChainDetailSerializer(chain).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, required=False,
+                                     description="Only chunks with a larger id")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"])
+    def output(self, request, pk=None):
+        """Live output chunks of the chain's sessions (secrets masked), oldest first."""
+        chain = self.get_object()
+        raw = request.query_params.get("after") or "0"
+        try:
+            after = int(raw)
+        except ValueError:
+            raise ValidationError({"after": ["Must be an integer."]}) from None
+        if after < 0 or after > 2**62:
+            raise ValidationError({"after": ["Must be between 0 and 2^62."]})
+        chunks = list(
+            OutputChunk.objects.filter(chain=chain, id__gt=after).order_by("id")
+            .values("id", "session_index", "text")[:500]
+        )
+        return Response({
+            "chunks": chunks, "last_id": chunks[-1]["id"] if chunks else after,
+            "status": chain.status,
+        })
 
     @extend_schema(
         request=ChainSerializer, responses={200: ChainDetailSerializer},

@@ -411,3 +411,6 @@ class Session(models.Model):
     @property
     def duration_display(self) -> str:
         return human_duration(self.duration_ms)
+
+
+from .run_models import ChainRun, OutputChunk  # noqa: E402,F401  (the chain runner, issue 9)

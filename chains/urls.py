@@ -16,4 +16,6 @@ urlpatterns = [
     path("chains/<uuid:pk>/restart/", views.chain_restart, name="restart"),
     path("chains/<uuid:pk>/archive/", views.chain_archive, name="archive"),
     path("chains/<uuid:pk>/delete/", views.chain_delete, name="delete"),
+    path("chains/<uuid:pk>/start/", views.chain_start, name="start"),
+    path("chains/<uuid:pk>/output/", views.chain_output, name="output"),
 ]

@@ -7,13 +7,15 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from operator_site.lib.views import htmx_partial, staff_required
 
+from . import runner
 from .filters import ChainFilter
 from .forms import ChainEditForm
-from .models import BULK_MAX, Chain
+from .models import BULK_MAX, Chain, ChainRun, OutputChunk
 
 PAGE_SIZE = 25
 ORDER_CHOICES = [
@@ -133,8 +135,44 @@ def _detail_context(chain: Chain, **extra) -> dict:
         "chart": _cost_chart(sessions),
         "restarts": list(chain.restarts.order_by("created_at").only("id", "status", "created_at")),
     }
+    ctx.update(_output_context(chain))
     ctx.update(extra)
     return ctx
+
+
+OUTPUT_TAIL_CHUNKS = 200
+OUTPUT_TAIL_CHARS = 20_000
+
+
+def _output_context(chain: Chain) -> dict:
+    """The runner panel: the run (None if never started here), the newest session's output tail
+    and the live figures (elapsed time of the session in flight, turns and cost so far)."""
+    run = ChainRun.objects.filter(pk=chain.pk).first()
+    if run is None:
+        return {"run": None, "can_start": chain.is_running}
+    latest = OutputChunk.objects.filter(chain=chain).order_by("-id").values_list(
+        "session_index", flat=True).first()
+    chunks = []
+    if latest is not None:
+        chunks = list(OutputChunk.objects.filter(chain=chain, session_index=latest)
+                      .order_by("-id").values_list("text", flat=True)[:OUTPUT_TAIL_CHUNKS])
+    text = "".join(reversed(chunks))
+    if len(text) > OUTPUT_TAIL_CHARS:
+        text = "…" + text[-OUTPUT_TAIL_CHARS:]
+    elapsed = None
+    if run.session_started_at and run.finished_at is None:
+        secs = int((timezone.now() - run.session_started_at).total_seconds())
+        elapsed = f"{secs // 60}:{secs % 60:02d}"
+    live = run.finished_at is None and (chain.is_running or bool(run.claim))
+    silent = bool(live and run.heartbeat_at and (timezone.now() - run.heartbeat_at).total_seconds()
+                  > runner.stale_seconds())
+    return {
+        "run": run, "can_start": False, "output_text": text,
+        "waiting": live and not run.claim, "silent": silent,
+        "output_session": None if latest is None else latest + 1,
+        # An aborted chain keeps polling until its runner has stopped the agent and said so.
+        "elapsed": elapsed, "live": live,
+    }
 
 
 def _edit_form(chain: Chain) -> ChainEditForm:
@@ -221,3 +259,21 @@ def chain_delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         return _after_action(request, chain.get_absolute_url(),
                              "Not deleted: the chain is running — abort it first.", False)
     return _after_action(request, "/chains/", "Chain deleted.")
+
+
+@staff_required
+@require_POST
+def chain_start(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    chain = get_object_or_404(Chain, pk=pk)
+    try:
+        runner.start_chain(chain, actor=request.user)
+    except runner.StartRefused as e:
+        return _after_action(request, chain.get_absolute_url(), f"Not started: {e.message}", False)
+    return _after_action(request, chain.get_absolute_url(), "Chain started.")
+
+
+@staff_required
+def chain_output(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The runner panel fragment, polled every second while the chain runs."""
+    chain = get_object_or_404(Chain, pk=pk)
+    return render(request, "chains/_output.html", {"chain": chain, **_output_context(chain)})

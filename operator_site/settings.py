@@ -201,12 +201,16 @@ CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message to b
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "False")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Chain runner (chains/runner.py): a runner silent this long is presumed dead and its chain resumed.
+CHAIN_RUNNER_STALE_SECONDS = envint("CHAIN_RUNNER_STALE_SECONDS", 60)
+CHAIN_SESSION_TIMEOUT_SECONDS = envint("CHAIN_SESSION_TIMEOUT_SECONDS", 0)  # 0 = no limit
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # Apps add their periodic jobs here (see each app's tasks.py); beat syncs them into the database.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "observability-heartbeat": {"task": "observability.tasks.heartbeat", "schedule": 30.0},
     "observability-rollup-latency": {"task": "observability.tasks.rollup_latency", "schedule": 600.0},
+    "chains-sweep-runners": {"task": "chains.tasks.sweep_chain_runners", "schedule": 30.0},
     "coordination-tick": {"task": "coordination.tasks.tick", "schedule": 10.0},
     "settings_ui-backups": {"task": "settings_ui.tasks.backup_beat", "schedule": 300.0},
     "settings_ui-retention": {"task": "settings_ui.tasks.retention_beat", "schedule": 3600.0},

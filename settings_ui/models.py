@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 
 MODEL_CHOICES = [("haiku", "Haiku"), ("sonnet", "Sonnet"), ("opus", "Opus")]
 BACKUP_SCHEDULE_CHOICES = [("off", "Off"), ("hourly", "Hourly"), ("daily", "Daily")]
+AGENT_BACKEND_CHOICES = [("claude", "Claude Code CLI"), ("command", "Command template")]
+# "VAR=secret_name" pairs, comma separated: secrets handed to chain agents as environment variables.
+AGENT_ENV_RE = r"^\s*([A-Za-z_][A-Za-z0-9_]*\s*=\s*[A-Za-z0-9_]{1,64}\s*(,\s*|$))*$"
 
 
 def _ranged(field_cls, default, low, high, help_text=""):
@@ -75,6 +78,21 @@ class OperatorSettings(models.Model):
     backup_keep = _ranged(models.IntegerField, 10, 1, 1000, "Automatic backups kept, 1–1000")
     backup_upload_max_mb = _ranged(
         models.IntegerField, 1024, 1, 102_400, "Largest backup upload in MB, 1–102,400"
+    )
+    agent_backend = models.CharField(
+        max_length=16, choices=AGENT_BACKEND_CHOICES, default="claude",
+        help_text="What runs chain sessions: the Claude Code CLI or a command template",
+    )
+    agent_command = models.CharField(
+        max_length=1000, blank=True, default="",
+        help_text="Command template (prompt on stdin), or the claude executable; "
+        "placeholders {model} {max_turns} {budget_usd} {project_dir} {python} {fake_agent}",
+    )
+    agent_env = models.CharField(
+        max_length=1000, blank=True, default="",
+        validators=[RegexValidator(AGENT_ENV_RE, "Comma-separated VAR=secret_name pairs.")],
+        help_text="Secrets given to every chain agent as environment variables: "
+        "VAR=secret_name, comma separated (e.g. ANTHROPIC_API_KEY=anthropic_key)",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import django_filters
 from rest_framework import exceptions
 
+from operator_site.lib.filters import UtcIsoDateTimeFilter
+
 from .filters import DeadLetterFilter, TaskFilter
 from .models import DeadLetter, Task, TerminalMessage
 
@@ -17,8 +19,8 @@ class TerminalMessageFilter(django_filters.FilterSet):
     sender = django_filters.CharFilter()
     recipient = django_filters.CharFilter()
     thread = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = TerminalMessage

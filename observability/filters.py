@@ -7,6 +7,8 @@ import django_filters
 from django import forms
 from django.db.models import Count, Q
 
+from operator_site.lib.filters import UtcIsoDateTimeFilter
+
 from . import timeline
 from .models import AuditEvent
 
@@ -33,10 +35,10 @@ class AuditEventFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter()
     target_type = django_filters.CharFilter()
     target_id = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(
+    since = UtcIsoDateTimeFilter(
         field_name="ts", lookup_expr="gte", label="Since (ISO 8601, inclusive)"
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = UtcIsoDateTimeFilter(
         field_name="ts", lookup_expr="lte", label="Until (ISO 8601, inclusive)"
     )
     q = django_filters.CharFilter(method="filter_q", label="Text search")

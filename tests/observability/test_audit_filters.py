@@ -96,3 +96,14 @@ def test_it_rejects_bad_summary_filters(api):
 def test_it_guards_the_summary(anon_api, bob_api):
     assert anon_api.get("/api/audit/summary/").status_code == 401
     assert bob_api.get("/api/audit/summary/").status_code == 403
+
+
+@pytest.mark.parametrize("since", ["0163-10-26T11:54:24-19:11", "2026-01-01T00:00:00+14:00"])
+def test_exotic_offsets_are_normalised_not_a_500(api, since):
+    r = api.get("/api/audit/summary/", {"since": since})
+    assert r.status_code == 200
+
+
+def test_a_date_that_leaves_the_calendar_is_a_400(api):
+    r = api.get("/api/audit/", {"since": "0001-01-01T00:00:00+10:00"})
+    assert r.status_code == 400 and "since" in r.json()

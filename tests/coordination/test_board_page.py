@@ -162,3 +162,8 @@ def test_it_rejects_anonymous(anon_client, path):
     r = anon_client.post(path)
     assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
     assert CoordinatorState.load().status == "init"
+
+
+def test_an_empty_board_shows_no_progress_figure(alice_client):
+    html = alice_client.get("/tasks/").content.decode()
+    assert '<div class="value" id="progress-percent">—</div>' in html

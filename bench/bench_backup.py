@@ -31,6 +31,8 @@ def _synth_value(field, i: int, pools: dict):
     from django.utils import timezone
 
     if field.is_relation:
+        if field.null:
+            return None  # optional links (e.g. a chain's restarted_from) stay empty
         pool = pools[field.related_model]
         return pool[i % len(pool)] if not field.unique else pool[i]
     if field.default is not NOT_PROVIDED:

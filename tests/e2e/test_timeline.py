@@ -110,3 +110,20 @@ def test_live_refresh_shows_new_events_and_keeps_details_open(staff_page, events
     expect(page.locator("li.entry").first).to_contain_text("Settings reset to defaults")
     expect(page.locator("li.entry").nth(1).locator("pre")).to_be_visible()
     expect(page.locator("li.entry time").first).to_have_text("just now")
+
+
+def test_a_chain_entry_lands_on_the_chain_page_and_a_deleted_chain_is_text(staff_page):
+    from chains.models import Chain
+
+    live = Chain.create(task="Fix the flaky checkout test")
+    gone = Chain.create(task="Short-lived chain")
+    gone_id = str(gone.pk)
+    gone.delete()
+    page = staff_page
+    page.goto("/timeline/")
+    gone_entry = page.locator("li.entry", has_text="Short-lived chain")
+    expect(gone_entry).to_contain_text("(deleted)")
+    expect(gone_entry.locator(f"a[href='/chains/{gone_id}/']")).to_have_count(0)
+    page.click(f"li.entry a[href='/chains/{live.pk}/']")
+    expect(page).to_have_url(re.compile(rf"/chains/{live.pk}/$"))
+    expect(page.locator("h1")).to_contain_text("Fix the flaky checkout test")

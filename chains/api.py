@@ -20,7 +20,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from observability import exports
-from operator_site.lib.api import Conflict, PreconditionFailed, StrictFieldsMixin
+from operator_site.lib.api import Conflict, PreconditionFailed, SearchPagination, StrictFieldsMixin
 from settings_ui.models import OperatorSettings
 
 from . import runner
@@ -274,6 +274,7 @@ class ChainViewSet(
     queryset = Chain.objects.all()
     serializer_class = ChainSerializer
     filterset_class = ChainFilter
+    pagination_class = SearchPagination
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
 
     def get_serializer_class(self):

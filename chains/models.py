@@ -72,31 +72,34 @@ class ChainQuerySet(models.QuerySet):
         return self.filter(cond)
 
     def cost_summary(self) -> dict:
-        """Totals and breakdowns by status, project and model for a (filtered) chain queryset."""
+        """Totals and breakdowns by status, project and model for a (filtered) chain queryset.
+
+        Three grouped scans, no more: the totals and the running count are sums over the
+        status groups (this runs on every keystroke of the chain list's search).
+        """
         qs = self.order_by()
-        tot = qs.aggregate(
-            chains=Count("id"), cost=Sum("cost_usd"), sessions=Sum("session_count"),
-            turns=Sum("turns"),
-        )
 
         def group(field):
-            return qs.values(field).annotate(
+            return list(qs.values(field).annotate(
                 chains=Count("id"), cost=Sum("cost_usd"), sessions=Sum("session_count"),
-                input_tokens=Sum("input_tokens"), output_tokens=Sum("output_tokens"),
-            ).order_by(field)
+                turns=Sum("turns"), input_tokens=Sum("input_tokens"),
+                output_tokens=Sum("output_tokens"),
+            ).order_by(field))
 
         def money(v):
             return round(float(v or 0), 6)
 
+        statuses = group("status")
         return {
-            "total_cost_usd": money(tot["cost"]),
-            "total_chains": tot["chains"],
-            "total_sessions": tot["sessions"] or 0,
-            "total_turns": tot["turns"] or 0,
-            "running": qs.filter(status=Chain.Status.RUNNING).count(),
+            # Decimal sums added before rounding, as one SUM() would.
+            "total_cost_usd": money(sum((g["cost"] or 0) for g in statuses)),
+            "total_chains": sum(g["chains"] for g in statuses),
+            "total_sessions": sum(g["sessions"] or 0 for g in statuses),
+            "total_turns": sum(g["turns"] or 0 for g in statuses),
+            "running": sum(g["chains"] for g in statuses if g["status"] == Chain.Status.RUNNING),
             "by_status": {
                 g["status"]: {"chains": g["chains"], "cost_usd": money(g["cost"])}
-                for g in group("status")
+                for g in statuses
             },
             "by_project": {
                 (g["project_dir"] or "(default)"): {

@@ -30,7 +30,11 @@ def _results_context(params: QueryDict) -> dict:
     """The list fragment's context for the given filter params (GET, or a bulk POST's)."""
     filterset = ChainFilter(params, queryset=Chain.objects.all())
     qs = filterset.qs if filterset.is_valid() else Chain.objects.none()
+    costs = qs.cost_summary() if filterset.is_valid() else None
     paginator = Paginator(qs, PAGE_SIZE)
+    if costs is not None:
+        # The cost cards already counted the filtered set exactly; don't scan it again.
+        paginator.count = costs["total_chains"]
     page = paginator.get_page(params.get("page"))
     keep = QueryDict(mutable=True)
     for key in FILTER_KEYS[:-1]:
@@ -41,7 +45,7 @@ def _results_context(params: QueryDict) -> dict:
         "page": page,
         "chains": page.object_list,
         "querystring": keep.urlencode(),
-        "costs": qs.cost_summary() if filterset.is_valid() else None,
+        "costs": costs,
         "params": {k: params.get(k, "") for k in FILTER_KEYS},
     }
 

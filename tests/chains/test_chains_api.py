@@ -56,6 +56,52 @@ def test_it_paginates_with_limit_and_offset(api, make_chain):
     assert api.get("/api/chains/?limit=abc").status_code == 400
 
 
+@pytest.fixture
+def small_cap(monkeypatch):
+    from operator_site.lib.api import SearchPagination
+
+    monkeypatch.setattr(SearchPagination, "count_cap", 4)
+
+
+def test_a_search_count_stops_at_the_cap_and_says_so(api, make_chain, small_cap):
+    for i in range(7):
+        make_chain(task=f"billing step {i}")
+    make_chain(task="other")
+    body = api.get("/api/chains/", {"q": "billing", "limit": 2}).json()
+    assert body["count"] == 4 and body["count_exact"] is False
+    assert len(body["results"]) == 2 and "offset=2" in body["next"]
+    # Without a search the count is exact, however many rows.
+    body = api.get("/api/chains/", {"limit": 2}).json()
+    assert body["count"] == 8 and body["count_exact"] is True
+
+
+def test_paging_past_the_cap_keeps_working_to_the_last_match(api, make_chain, small_cap):
+    for i in range(7):
+        make_chain(task=f"billing step {i}")
+    seen, url = [], "/api/chains/?q=billing&limit=3"
+    while url:
+        body = api.get(url).json()
+        seen += [r["task"] for r in body["results"]]
+        assert body["count"] >= len(seen)
+        url = body["next"]
+    assert sorted(seen) == [f"billing step {i}" for i in range(7)]
+    # The last page knows it is the last: the count became exact.
+    assert body["count"] == 7 and body["count_exact"] is True
+
+
+def test_a_search_with_fewer_matches_than_the_cap_is_exact(api, make_chain, small_cap):
+    for i in range(4):
+        make_chain(task=f"billing step {i}")
+    body = api.get("/api/chains/", {"q": "billing"}).json()
+    assert body["count"] == 4 and body["count_exact"] is True and body["next"] is None
+
+
+def test_the_schema_documents_count_exact(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    page = schema["components"]["schemas"]["PaginatedChainList"]
+    assert page["properties"]["count_exact"]["type"] == "boolean"
+
+
 @pytest.mark.parametrize("q,expected", [
     ("billing", 1), ("BILLING", 1), ("  billing  ", 1), ("", 3), ("   ", 3), ("nothing", 0),
 ])

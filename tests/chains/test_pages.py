@@ -57,6 +57,21 @@ def test_list_paginates_25_per_page(alice_client, make_chain):
     assert "26–30 of 30" in html and "Prev" in html and "Next" not in html
 
 
+def test_a_search_reads_the_matching_chains_four_times_not_six(alice_client, make_chain):
+    # Each keystroke of the live search re-renders this fragment; at 100k chains every scan
+    # of the matches counts. Cost cards (3 grouped scans) also give the pager its count.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(30):
+        make_chain(task=f"billing job {i}", status="running" if i % 3 else "failed")
+    with CaptureQueriesContext(connection) as ctx:
+        html = alice_client.get("/chains/?q=billing&page=2", **HX).content.decode()
+    assert "26–30 of 30" in html
+    scans = [q["sql"] for q in ctx.captured_queries if '"chains_chain"' in q["sql"]]
+    assert len(scans) == 4, scans
+
+
 def test_list_says_how_to_seed_when_empty(alice_client):
     assert "seed_demo" in alice_client.get("/chains/").content.decode()
 

@@ -2,19 +2,24 @@
 
 One child process (settings bench.request_timer_settings: the site's middleware stack plus the
 two comparison apps) builds one WSGI handler per middleware stack and drives a trivial view
-in-process, interleaving the stacks round by round so that machine noise hits all of them alike;
-each stack's best round counts. Rates are requests per second of this process's CPU time (all
-its threads): on a machine shared with other jobs, wall-clock rates mostly measure the neighbours. Stacks: the site's without the timer (baseline), the site's (with
+in-process, interleaving the stacks round by round (order rotated each round) so that machine
+noise hits all of them alike. A ratio is the median over rounds of (stack's rate / baseline's
+rate in the same round); rates shown are medians. Rates are requests per second of this
+process's CPU time (all its threads): on a machine shared with other jobs, wall-clock rates
+mostly measure the neighbours. Stacks: the site's without the timer (baseline), the site's (with
 the timer, its flush thread running every 5 s), and the timer replaced by silk's or by
 prometheus' middleware. Also checks merged-histogram percentiles against exact ones.
-Default: 10 rounds × 1,500 requests (or 2 s) per stack; BENCH_FULL=1: 15 rounds × 5,000.
+Default: 20 rounds × 1,500 requests (or 2 s) per stack; BENCH_FULL=1: 25 rounds × 5,000; at most
+90 s of rounds either way.
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -61,7 +66,7 @@ def _child() -> None:
 
     call_command("migrate", verbosity=0, interactive=False)
     full = os.environ.get("BENCH_FULL") == "1"
-    rounds, per_round = (15, 5000) if full else (10, 1500)
+    rounds, per_round = (25, 5000) if full else (20, 1500)
     handlers = {}
     for name, stack in _stacks(list(settings.MIDDLEWARE)).items():
         with override_settings(MIDDLEWARE=stack):
@@ -72,14 +77,20 @@ def _child() -> None:
     def start_response(status, headers, exc_info=None):
         statuses.append(status)
 
-    best = dict.fromkeys(handlers, 0.0)
+    rates: dict[str, list[float]] = {name: [] for name in handlers}
     started = time.perf_counter()
     for h in handlers.values():  # warm up every stack
         for _ in range(50):
             b"".join(h(_environ(), start_response))
+    names = list(handlers)
     done_rounds = 0
-    for _ in range(rounds):
-        for name, h in handlers.items():
+    for r in range(rounds):
+        # Rotate the order each round so no stack always runs right after the slow silk one.
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            h = handlers[name]
+            # Start every slice from the same collector state: otherwise the garbage silk's
+            # slice leaves behind is collected on the time of whichever stack runs next.
+            gc.collect()
             # per_round requests, or as many as fit in SLICE_S (silk writes a row per request).
             n, t0, c0 = 0, time.perf_counter(), time.process_time()
             deadline = t0 + SLICE_S
@@ -90,7 +101,7 @@ def _child() -> None:
                     break
             # Process CPU time (all threads, so the flush thread's work counts against the timer):
             # on a shared machine, wall time mostly measures the neighbours.
-            best[name] = max(best[name], n / max(time.process_time() - c0, 1e-9))
+            rates[name].append(n / max(time.process_time() - c0, 1e-9))
         done_rounds += 1
         if time.perf_counter() - started > TIME_BUDGET_S:
             break
@@ -98,7 +109,15 @@ def _child() -> None:
     from observability import timing
 
     timing.flush()
-    print(json.dumps({"rps": best, "rounds": done_rounds, "per_round": per_round}))
+    # Each round measures every stack back to back, so the ratio within a round cancels the
+    # machine's drift; the median over rounds discards the rounds a neighbour disturbed.
+    base = rates["baseline"]
+    ratios = {
+        name: statistics.median(x / b for x, b in zip(rs, base, strict=True))
+        for name, rs in rates.items()
+    }
+    rps = {name: statistics.median(rs) for name, rs in rates.items()}
+    print(json.dumps({"rps": rps, "ratio": ratios, "rounds": done_rounds, "per_round": per_round}))
 
 
 def _accuracy() -> float:
@@ -139,7 +158,8 @@ def run():
         ("silk", "req/s with django-silk", "comparison"),
         ("prometheus", "req/s with django-prometheus", "comparison"),
     ):
-        rows.append((label, rps[key], "req/CPU-s", f"{rps[key] / base:.3f}× of baseline; {target}"))
+        ratio = data["ratio"][key]
+        rows.append((label, rps[key], "req/CPU-s", f"{ratio:.3f}× of baseline; {target}"))
     rows.append(("merged p50/p95/p99 worst error", _accuracy() * 100, "%", "target ≤ 1 %"))
     return rows
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from observability import timing
 from observability.histogram import Histogram
@@ -119,8 +119,10 @@ def test_it_keeps_only_the_newest_200_slow_requests(fresh_recorder):
 
     OperatorSettings.objects.update_or_create(pk=1, defaults={"slow_request_ms": 1})
     timing.flush()
+    request = RequestFactory().get("/x/")
     for i in range(260):
-        fresh_recorder.record("GET /x/", 200, 5.0 + i, path="/x/", request_id=f"r{i}")
+        request.request_id = f"r{i}"
+        fresh_recorder.record("GET /x/", 200, 5.0 + i, request)
         if i % 100 == 0:
             timing.flush()
     timing.flush()
@@ -201,6 +203,43 @@ def test_it_starts_empty_after_a_fork(fresh_recorder, monkeypatch):
     monkeypatch.setattr(fresh_recorder, "_pid", -1)
     fresh_recorder.record("GET /x/", 200, 2.0)
     assert fresh_recorder.pending_count() == 1
+
+
+def test_samples_pile_up_only_to_a_bound_without_a_flush_thread(fresh_recorder, monkeypatch):
+    # Under tests (and wherever the flush thread is off) request threads fold samples
+    # themselves once DRAIN_AT have piled up, so memory stays bounded without losing any.
+    monkeypatch.setattr(timing, "DRAIN_AT", 50)
+    for i in range(175):
+        fresh_recorder.record("GET /x/", 200, 1.0 + i)
+    assert len(fresh_recorder._samples) < 50
+    assert fresh_recorder.pending_count() == 175
+
+
+def test_recording_threads_racing_a_flusher_lose_no_sample(fresh_recorder):
+    import threading
+
+    per_thread, taken, done = 5000, [], threading.Event()
+
+    def requests():
+        for i in range(per_thread):
+            fresh_recorder.record(f"GET /r{i % 7}/", 200, 1.0 + i % 300)
+
+    def flusher():
+        while not done.is_set():
+            taken.append(fresh_recorder.take()[0])
+
+    threads = [threading.Thread(target=requests) for _ in range(4)]
+    f = threading.Thread(target=flusher)
+    f.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    f.join()
+    taken.append(fresh_recorder.take()[0])
+    total = sum(c.hist.count for batch in taken for c in batch.values())
+    assert total == 4 * per_thread
 
 
 @pytest.mark.django_db(transaction=True)

@@ -62,7 +62,7 @@ class SearchPagination(LimitOffsetPagination):
     and counting them costs 30-60 ms on PostgreSQL even with the trigram index, while the page
     itself (newest first, LIMIT 50) stops after a few hundred rows. So under ?q= the count stops
     at `count_cap`, or one row past the requested page when that is deeper, and the response
-    says `"count_exact": false` (shown as "1,000+"). `next` keeps working at any depth because
+    says `"count_exact": false`: a lower bound, "1,000+". `next` keeps working at any depth because
     the counted window always reaches past the current page.
     """
 

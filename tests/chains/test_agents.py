@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 
@@ -10,6 +9,7 @@ import pytest
 from chains import agents
 from chains.agents import AgentRequest, ClaudeBackend, CommandBackend, classify_error, make_backend
 from chains.handoff import build_prompt, followup_prompt, parse_handoff
+from tests.fixtures.processes import pid_alive
 
 FAKE = agents.FAKE_AGENT
 
@@ -146,19 +146,6 @@ def test_it_reads_hit_max_turns():
     assert r.hit_max_turns and r.error is None and parse_handoff(r.output) is None
 
 
-def _pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    # a zombie still answers kill(0); it is gone for our purposes once reaped or defunct
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 @pytest.mark.parametrize("ignore_term", [False, True])
 def test_it_stops_the_process_on_abort(tmp_path, ignore_term):
     pidfile = tmp_path / "pid"
@@ -176,7 +163,7 @@ def test_it_stops_the_process_on_abort(tmp_path, ignore_term):
     r = cmd(*args).run(req(), on_output=on_output, should_abort=flag.is_set, grace=0.5)
     assert r.aborted and r.error == "aborted by user" and r.error_kind == "fatal"
     assert len(lines) >= 3 and len(lines) < 1000
-    assert _pid_gone(int(pidfile.read_text()))
+    assert not pid_alive(int(pidfile.read_text()))
 
 
 def test_it_times_out_a_session():
@@ -262,7 +249,7 @@ def test_the_agent_dies_with_the_worker_that_started_it(tmp_path):
     worker.kill()
     worker.wait()
     for _ in range(200):
-        if _pid_gone(pid):
+        if not pid_alive(pid):
             break
         time.sleep(0.05)
-    assert _pid_gone(pid)
+    assert not pid_alive(pid)

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -14,6 +12,7 @@ from chains import runner
 from chains.models import Chain, ChainRun, OutputChunk
 from observability.models import AuditEvent
 from settings_ui.models import OperatorSettings
+from tests.fixtures.processes import pid_alive
 
 
 @pytest.fixture(autouse=True)
@@ -324,17 +323,6 @@ def test_it_refuses_bad_starts(tmp_path):
     assert e.value.field is None and "complete" in e.value.message
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.django_db(transaction=True)
 def test_it_stops_the_agent_process_on_abort(tmp_path):
     pidfile = tmp_path / "pid"
@@ -358,7 +346,7 @@ def test_it_stops_the_agent_process_on_abort(tmp_path):
     assert Chain.objects.get(pk=chain.pk).abort(actor="test")
     t.join(timeout=30)
     assert not t.is_alive()
-    assert not _pid_alive(pid)
+    assert not pid_alive(pid)
     chain.refresh_from_db()
     assert chain.status == "aborted" and chain.session_count == 0
     assert ChainRun.objects.get(pk=chain.pk).finished_at is not None

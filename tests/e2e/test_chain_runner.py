@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from chains.models import Chain, ChainRun
 from settings_ui.models import OperatorSettings
 from tests.fixtures.celery_worker import wait_for
+from tests.fixtures.processes import pid_alive
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_start_watch_and_abort_a_chain(staff_page, celery_worker_process, tmp_path):
@@ -42,11 +29,11 @@ def test_start_watch_and_abort_a_chain(staff_page, celery_worker_process, tmp_pa
     expect(page.locator("#live-output")).to_contain_text("working 3", timeout=60_000)
     expect(page.locator("#run-stats")).to_contain_text("session time")
     pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text()))
-    assert _alive(pid)
+    assert pid_alive(pid)
 
     page.once("dialog", lambda d: d.accept())
     page.click(".chain-actions button:has-text('Abort')")
     expect(page.locator("#chain-status")).to_have_text("Aborted")
     wait_for(lambda: ChainRun.objects.get(pk=chain.pk).finished_at is not None, timeout=30)
-    assert not _alive(pid)
+    assert not pid_alive(pid)
     expect(page.locator("#live-output")).to_contain_text("[operator] aborted", timeout=15_000)
